@@ -1,0 +1,3 @@
+from premiumchat.cli import main
+
+main()

@@ -1,0 +1,74 @@
+"""Settings: every variable of the contract, read from the environment and `.env`."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEV_SECRET_KEY = "dev-secret-key-change-me-only-for-local-development"
+MIN_PRODUCTION_SECRET_LENGTH = 32
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    secret_key: str = DEV_SECRET_KEY
+    debug: bool = True
+    database_url: str = "sqlite+aiosqlite:///./premiumchat.db"
+    redis_url: str | None = None
+    allowed_hosts: CommaList = Field(default_factory=lambda: ["localhost", "127.0.0.1"])
+    cors_origins: CommaList = Field(default_factory=list)
+    access_token_ttl_seconds: int = Field(900, gt=0)
+    refresh_token_ttl_seconds: int = Field(604800, gt=0)
+    rate_limit_messages: int = Field(3, gt=0)
+    rate_limit_window_seconds: float = Field(2, gt=0)
+    max_lobbies_per_owner: int = Field(5, gt=0)
+    typing_ttl_seconds: int = Field(6, gt=0)
+    replay_max_messages: int = Field(200, ge=0)
+    max_connections_per_user: int = Field(20, gt=0)
+    max_subscriptions_per_connection: int = Field(100, gt=0)
+    edit_window_seconds: int = Field(600, ge=0)
+
+    jwt_algorithm: str = "HS256"
+    max_query_depth: int = Field(12, gt=0)
+    max_query_aliases: int = Field(100, gt=0)
+    max_query_tokens: int = Field(5000, gt=0)
+    log_level: str = "INFO"
+
+    @field_validator("allowed_hosts", "cors_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return value or None
+
+    @model_validator(mode="after")
+    def _refuse_development_secret_in_production(self) -> Settings:
+        if self.debug:
+            return self
+        if self.secret_key == DEV_SECRET_KEY or "change-me" in self.secret_key.lower():
+            raise ValueError(
+                "DEBUG is false but SECRET_KEY is the development key: set SECRET_KEY to a "
+                "random value of at least 32 characters, e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+            )
+        if len(self.secret_key) < MIN_PRODUCTION_SECRET_LENGTH:
+            raise ValueError(
+                f"DEBUG is false but SECRET_KEY has {len(self.secret_key)} characters: "
+                f"use at least {MIN_PRODUCTION_SECRET_LENGTH} random characters"
+            )
+        return self
+
+    @cached_property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

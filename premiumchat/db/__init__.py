@@ -1,0 +1,1 @@
+"""Persistence: table models, the engine and sessions, queries and migrations."""
