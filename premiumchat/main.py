@@ -1,0 +1,109 @@
+"""The Starlette application: `create_app(settings)` and the lifespan that owns the resources."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import TypedDict
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+
+from premiumchat.config import Settings
+from premiumchat.context import Resources
+from premiumchat.db.engine import create_engine, create_session_factory
+from premiumchat.schema.root import build_schema
+from premiumchat.view import GraphQLView
+
+logger = logging.getLogger("premiumchat")
+
+
+class State(TypedDict):
+    resources: Resources
+
+
+async def healthz(_: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    resources: Resources = request.state.resources
+    checks: dict[str, str] = {}
+    try:
+        async with resources.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as error:
+        checks["database"] = f"unavailable: {type(error).__name__}"
+    if resources.redis is not None:
+        try:
+            await resources.redis.ping()
+            checks["redis"] = "ok"
+        except Exception as error:
+            checks["redis"] = f"unavailable: {type(error).__name__}"
+    ready = all(value == "ok" for value in checks.values())
+    return JSONResponse(
+        {"status": "ok" if ready else "unavailable", **checks}, status_code=200 if ready else 503
+    )
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[State]:
+        engine = create_engine(settings.database_url)
+        redis = None
+        if settings.redis_url:
+            from redis.asyncio import Redis
+
+            redis = Redis.from_url(settings.redis_url)
+        resources = Resources(
+            settings=settings, engine=engine, sessions=create_session_factory(engine), redis=redis
+        )
+        try:
+            yield {"resources": resources}
+        finally:
+            if redis is not None:
+                await redis.aclose()
+            await engine.dispose()
+
+    view = GraphQLView(
+        build_schema(settings),
+        graphql_ide="graphiql",
+        allow_queries_via_get=False,
+        max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+        connection_init_wait_timeout=timedelta(seconds=10),
+        allowed_origins=settings.cors_origins,
+    )
+    middleware = []
+    if not settings.debug:
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts))
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type"],
+            )
+        )
+    return Starlette(
+        debug=False,  # never render tracebacks, whatever DEBUG says
+        routes=[
+            Route("/graphql", view, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", view),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        middleware=middleware,
+        lifespan=lifespan,
+    )

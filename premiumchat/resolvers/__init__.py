@@ -1,0 +1,1 @@
+"""Thin resolvers: read arguments, call a service, return a schema type."""

@@ -1,0 +1,1 @@
+"""The GraphQL schema: Strawberry types, inputs, scalars and the Schema object."""

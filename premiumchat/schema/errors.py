@@ -1,0 +1,99 @@
+"""One place that turns failures into the contract's errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.types.execution import ExecutionContext
+
+from premiumchat.errors import DomainError
+
+logger = logging.getLogger("premiumchat.errors")
+
+INTERNAL_MESSAGE = "Internal server error."
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """A fault of ours rather than of the request: it becomes INTERNAL."""
+    original = error.original_error
+    if original is None or isinstance(original, (DomainError, GraphQLError)):
+        return False
+    # Errors outside any field (variable coercion, a scalar refusing a value)
+    # are about the request, not a fault of the server.
+    return error.path is not None
+
+
+def to_contract_error(error: GraphQLError) -> GraphQLError:
+    original = error.original_error
+    if isinstance(original, DomainError):
+        extensions: dict[str, Any] = original.extensions()
+        message = original.message
+    elif is_unexpected(error):
+        extensions = {"code": "INTERNAL"}
+        message = INTERNAL_MESSAGE
+    else:
+        # Parse, validation and variable errors keep graphql-core's standard message.
+        extensions = {**(error.extensions or {}), "code": "BAD_USER_INPUT"}
+        message = error.message
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions=extensions,
+    )
+
+
+def log_unexpected(errors: list[GraphQLError], execution_context: ExecutionContext | None) -> None:
+    for error in errors:
+        if is_unexpected(error):
+            operation = execution_context.operation_name if execution_context else None
+            logger.error(
+                "unexpected error in %s at %s",
+                operation or "anonymous operation",
+                ".".join(str(p) for p in error.path or ()),
+                exc_info=error.original_error,
+            )
+
+
+class ContractErrors(SchemaExtension):
+    """Maps errors of every result, streamed ones included, before they reach a client."""
+
+    def _process(self, result: object) -> None:
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = [to_contract_error(error) for error in errors]  # type: ignore[attr-defined]
+
+    def on_operation(self) -> Iterator[None]:
+        self._streamed = False
+        yield
+        if not self._streamed:
+            self._process(self.execution_context.result)
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        self._streamed = True
+        self._process(result)
+        yield None
+
+
+class SingleOperationPerRequest(SchemaExtension):
+    """A document with several operations must name the one to run (GraphQL spec 6.1)."""
+
+    def on_validate(self) -> Iterator[None]:
+        ctx = self.execution_context
+        document = ctx.graphql_document
+        # Strawberry falls back to the first operation when no name is given.
+        provided_name = getattr(ctx, "_provided_operation_name", None)
+        if document is not None and provided_name is None:
+            count = sum(1 for d in document.definitions if d.kind == "operation_definition")
+            if count > 1:
+                ctx.pre_execution_errors = [
+                    GraphQLError("Must provide operation name if query contains multiple operations.")
+                ]
+        yield

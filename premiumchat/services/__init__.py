@@ -1,0 +1,1 @@
+"""The rules of the domain. Each public function is one transaction."""

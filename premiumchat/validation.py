@@ -1,0 +1,67 @@
+"""Input validators: each returns the normalised value or raises BAD_USER_INPUT for its field."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from email_validator import EmailNotValidError, validate_email
+
+from premiumchat.errors import BadUserInput
+
+USERNAME_MIN, USERNAME_MAX = 3, 32
+PASSWORD_MIN, PASSWORD_MAX = 8, 256
+EMAIL_MAX = 254
+MAX_ID_DIGITS = 18  # fits a signed 64-bit key
+_USERNAME_PUNCTUATION = frozenset("_.-")
+
+
+def has_control_characters(text: str) -> bool:
+    """True for NUL and other control characters; newline and tab are allowed."""
+    return any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\n\t" for ch in text)
+
+
+def username(value: str, field: str = "username") -> str:
+    value = unicodedata.normalize("NFC", value)
+    if not USERNAME_MIN <= len(value) <= USERNAME_MAX:
+        raise BadUserInput(field, f"Usernames have {USERNAME_MIN} to {USERNAME_MAX} characters.")
+    if not all(ch.isalpha() or ch.isdecimal() or ch in _USERNAME_PUNCTUATION for ch in value):
+        raise BadUserInput(field, "Usernames may contain only letters, digits, '_', '.' and '-'.")
+    return value
+
+
+def username_key(value: str) -> str:
+    """The case-insensitive identity of a username, used for uniqueness and login."""
+    return unicodedata.normalize("NFC", value).casefold()
+
+
+def email(value: str, field: str = "email") -> str:
+    value = value.strip()
+    if len(value) > EMAIL_MAX or has_control_characters(value):
+        raise BadUserInput(field, "That is not a valid email address.")
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise BadUserInput(field, f"That is not a valid email address: {error}") from None
+    return value
+
+
+def email_key(value: str) -> str:
+    return value.strip().casefold()
+
+
+def password(value: str, field: str = "password") -> str:
+    if len(value) < PASSWORD_MIN:
+        raise BadUserInput(field, f"Passwords have at least {PASSWORD_MIN} characters.")
+    if len(value) > PASSWORD_MAX:
+        raise BadUserInput(field, f"Passwords have at most {PASSWORD_MAX} characters.")
+    if "\x00" in value:
+        raise BadUserInput(field, "Passwords may not contain NUL characters.")
+    return value
+
+
+def object_id(value: str, field: str) -> int:
+    """A public ID (decimal digits) as the integer key; anything else is BAD_USER_INPUT."""
+    text = value.strip() if isinstance(value, str) else ""
+    if not text.isascii() or not text.isdigit() or len(text) > MAX_ID_DIGITS:
+        raise BadUserInput(field, f"`{field}` is not a valid ID.")
+    return int(text)
