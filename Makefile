@@ -1,0 +1,63 @@
+# Developer entry points: `make run` serves on http://127.0.0.1:8000, `make test`
+# runs what CI runs. Both create .venv on first use.
+
+PYTHON ?= python3
+VENV ?= .venv
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
+
+.DEFAULT_GOAL := help
+# A recipe that fails halfway must not leave a stamp behind that says it worked.
+.DELETE_ON_ERROR:
+.PHONY: help run test lint schema clean
+
+help:
+	@echo "make run     install, load demo data if available, serve on http://$(HOST):$(PORT)"
+	@echo "make test    ruff, mypy and pytest (PYTEST_ARGS='-x -k name' to narrow)"
+	@echo "make lint    ruff and mypy only"
+	@echo "make schema  write the GraphQL SDL to schema.graphql"
+	@echo "make clean   remove $(VENV), caches and *.db files"
+
+# If pip cannot be upgraded the venv is unusable: remove it so the next run starts over.
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip || { rm -rf $(VENV); exit 1; }
+
+# Order-only on the interpreter: pip touching the venv must not trigger a reinstall.
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(PIP) install -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(PIP) install -e ".[dev]"
+	@touch $@
+
+run: $(VENV)/.installed-run
+	@if $(BIN)/premiumchat seed-demo --help >/dev/null 2>&1; then \
+		echo "Loading the demo data (premiumchat seed-demo)"; \
+		$(BIN)/premiumchat seed-demo; \
+	fi
+	@echo "GraphiQL is at http://$(HOST):$(PORT)/graphql"
+	$(BIN)/premiumchat serve --host $(HOST) --port $(PORT)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check premiumchat tests
+	$(BIN)/ruff format --check premiumchat tests
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Through a temporary file, so a failed export leaves the old schema.graphql intact.
+schema: $(VENV)/.installed-run
+	$(BIN)/premiumchat export-schema > schema.graphql.tmp || { rm -f schema.graphql.tmp; exit 1; }
+	@mv schema.graphql.tmp schema.graphql
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info test-artifacts
+	rm -f *.db *.db-shm *.db-wal schema.graphql.tmp
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
