@@ -1,0 +1,1 @@
+"""Real time: the process-wide event bus over broadcaster, and its channel names."""
