@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
@@ -13,22 +14,12 @@ from strawberry.types import Info as StrawberryInfo
 from premiumchat.auth.tokens import bearer_token
 from premiumchat.config import Settings
 from premiumchat.errors import Unauthenticated
+from premiumchat.loaders import Loaders
+from premiumchat.resources import Resources
 from premiumchat.services import accounts
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
     from premiumchat.db.models import User
-
-
-@dataclass(slots=True)
-class Resources:
-    """What the lifespan opens and closes: handed to every request through the state."""
-
-    settings: Settings
-    engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
-    redis: Redis | None = None
 
 
 @dataclass(slots=True)
@@ -40,9 +31,9 @@ class Context:
     connection_params: dict[str, Any] | None = None
     # A socket is authenticated once, at connection_init.
     socket_user_id: int | None = None
-    _user: User | None = field(default=None, repr=False)
-    _user_error: Unauthenticated | None = field(default=None, repr=False)
-    _user_loaded: bool = False
+    # One load per HTTP request, shared by resolvers that ask at the same time.
+    _user_task: asyncio.Task[User | None] | None = field(default=None, repr=False)
+    _loaders: Loaders | None = field(default=None, repr=False)
 
     @property
     def settings(self) -> Settings:
@@ -64,21 +55,30 @@ class Context:
             if self.socket_user_id is None:
                 return None
             return await accounts.authenticate_user_id(self.sessions, self.socket_user_id)
-        if not self._user_loaded:
-            self._user_loaded = True
-            token = bearer_token(self.request.headers.get("authorization"))
-            if token is None and self.request.headers.get("authorization"):
-                self._user_error = Unauthenticated(
-                    "Send the access token as `Authorization: Bearer <token>`."
-                )
-            elif token is not None:
-                try:
-                    self._user = await accounts.authenticate(self.sessions, self.settings, token)
-                except Unauthenticated as error:
-                    self._user_error = error
-        if self._user_error is not None:
-            raise self._user_error
-        return self._user
+        if self._user_task is None:
+            self._user_task = asyncio.ensure_future(self._user_from_header())
+        return await self._user_task
+
+    async def _user_from_header(self) -> User | None:
+        header = self.request.headers.get("authorization")
+        if not header:
+            return None
+        token = bearer_token(header)
+        if token is None:
+            raise Unauthenticated("Send the access token as `Authorization: Bearer <token>`.")
+        return await accounts.authenticate(self.sessions, self.settings, token)
+
+    async def loaders(self) -> Loaders:
+        """DataLoaders for this request; a socket's operations share them, uncached."""
+        if self._loaders is None:
+            if self.is_websocket:
+                self._loaders = Loaders(self.sessions, self.socket_user_id, cache=False)
+            else:
+                viewer = await self.user()
+                # Another resolver may have made them while this one waited.
+                if self._loaders is None:
+                    self._loaders = Loaders(self.sessions, viewer.id if viewer else None, cache=True)
+        return self._loaders
 
     async def require_user(self) -> User:
         user = await self.user()

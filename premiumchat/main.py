@@ -18,8 +18,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
 from premiumchat.config import Settings
-from premiumchat.context import Resources
 from premiumchat.db.engine import create_engine, create_session_factory
+from premiumchat.realtime.bus import EventBus
+from premiumchat.resources import Resources
 from premiumchat.schema.root import build_schema
 from premiumchat.view import GraphQLView
 
@@ -66,12 +67,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
             from redis.asyncio import Redis
 
             redis = Redis.from_url(settings.redis_url)
+        bus = EventBus(settings.redis_url or "memory://")
+        await bus.connect()
         resources = Resources(
-            settings=settings, engine=engine, sessions=create_session_factory(engine), redis=redis
+            settings=settings, engine=engine, sessions=create_session_factory(engine), bus=bus, redis=redis
         )
         try:
             yield {"resources": resources}
         finally:
+            await bus.disconnect()
             if redis is not None:
                 await redis.aclose()
             await engine.dispose()

@@ -65,3 +65,51 @@ def object_id(value: str, field: str) -> int:
     if not text.isascii() or not text.isdigit() or len(text) > MAX_ID_DIGITS:
         raise BadUserInput(field, f"`{field}` is not a valid ID.")
     return int(text)
+
+
+LOBBY_NAME_MAX = 64
+LOBBY_PASSWORD_MIN, LOBBY_PASSWORD_MAX = 4, 64
+PARTICIPANTS_MIN, PARTICIPANTS_MAX = 2, 64
+REASON_MAX = 500
+BAN_SECONDS_MAX = 2_592_000
+
+
+def lobby_name(value: str, field: str = "name") -> str:
+    value = value.strip()
+    if not 1 <= len(value) <= LOBBY_NAME_MAX or has_control_characters(value):
+        raise BadUserInput(
+            field,
+            f"Lobby names have 1 to {LOBBY_NAME_MAX} characters (after trimming), no control characters.",
+        )
+    return value
+
+
+def max_participants(value: int, field: str = "maxParticipants") -> int:
+    if not PARTICIPANTS_MIN <= value <= PARTICIPANTS_MAX:
+        raise BadUserInput(field, f"`{field}` must be between {PARTICIPANTS_MIN} and {PARTICIPANTS_MAX}.")
+    return value
+
+
+def lobby_password(value: str, field: str = "password") -> str:
+    if not LOBBY_PASSWORD_MIN <= len(value) <= LOBBY_PASSWORD_MAX or "\x00" in value:
+        raise BadUserInput(
+            field, f"Lobby passwords have {LOBBY_PASSWORD_MIN} to {LOBBY_PASSWORD_MAX} characters."
+        )
+    return value
+
+
+def reason(value: str | None, field: str = "reason") -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if len(value) > REASON_MAX or has_control_characters(value):
+        raise BadUserInput(field, f"A reason has at most {REASON_MAX} characters, no control characters.")
+    return value or None
+
+
+def duration_seconds(
+    value: int | None, field: str = "durationSeconds", maximum: int = BAN_SECONDS_MAX
+) -> int | None:
+    if value is not None and not 1 <= value <= maximum:
+        raise BadUserInput(field, f"`{field}` must be between 1 and {maximum}, or null for no end.")
+    return value

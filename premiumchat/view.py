@@ -19,8 +19,9 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.types.unset import UnsetType
 
 from premiumchat.auth.tokens import bearer_token
-from premiumchat.context import Context, Resources
+from premiumchat.context import Context
 from premiumchat.errors import Unauthenticated
+from premiumchat.resources import Resources
 from premiumchat.schema.errors import INTERNAL_MESSAGE
 from premiumchat.services import accounts
 

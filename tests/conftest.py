@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from premiumchat.config import Settings
 from premiumchat.main import create_app
+from premiumchat.resources import Resources
 from tests import services
 from tests.conftest_settings import TEST_SECRET_KEY
 from tests.databases import PostgresDatabases, SqliteDatabases, truncate_all
@@ -72,11 +73,24 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def app_manager(settings: Settings) -> AsyncIterator[LifespanManager]:
+    """The app with its lifespan running (engine, event bus), as a server would run it."""
     async with LifespanManager(create_app(settings)) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
-            yield client
+        yield manager
+
+
+@pytest.fixture
+def resources(app_manager: LifespanManager) -> Resources:
+    """The running app's long-lived resources (its engine, sessions and event bus)."""
+    resources: Resources = app_manager._state["resources"]
+    return resources
+
+
+@pytest.fixture
+async def app_client(app_manager: LifespanManager) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app_manager.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        yield client
 
 
 @pytest.fixture

@@ -6,22 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
-from sqlalchemy import update
 
 from premiumchat.config import Settings
-from premiumchat.db.engine import create_engine
-from premiumchat.db.models import User
+from tests.accounts import set_user_flags
 from tests.conftest_settings import TEST_SECRET_KEY
 from tests.graphql import LOGIN, LOGOUT, ME, PASSWORD, REFRESH, REGISTER, GraphQLClient
-
-
-async def set_user_flags(settings: Settings, user_id: str, **values: bool) -> None:
-    engine = create_engine(settings.database_url)
-    try:
-        async with engine.begin() as connection:
-            await connection.execute(update(User).where(User.id == int(user_id)).values(**values))  # type: ignore[arg-type]
-    finally:
-        await engine.dispose()
 
 
 def register_input(**overrides: str) -> dict[str, dict[str, str]]:
@@ -188,7 +177,7 @@ async def test_logout_spends_the_refresh_token(gql: GraphQLClient) -> None:
 
 async def test_deactivated_users_are_refused_at_once(gql: GraphQLClient, settings: Settings) -> None:
     payload = await gql.register("alice")
-    await set_user_flags(settings, payload["user"]["id"], is_active=False)
+    await set_user_flags(settings.database_url, payload["user"]["id"], is_active=False)
     assert (await gql.error(ME, token=payload["accessToken"]))["extensions"]["code"] == "UNAUTHENTICATED"
     login = await gql.error(LOGIN, {"username": "alice", "password": PASSWORD})
     assert login["extensions"]["code"] == "UNAUTHENTICATED"
@@ -200,7 +189,7 @@ async def test_status_is_read_on_every_request_not_from_the_token(
     gql: GraphQLClient, settings: Settings
 ) -> None:
     payload = await gql.register("alice")
-    await set_user_flags(settings, payload["user"]["id"], is_premium=True, is_staff=True)
+    await set_user_flags(settings.database_url, payload["user"]["id"], is_premium=True, is_staff=True)
     me = (await gql.data(ME, token=payload["accessToken"]))["me"]
     assert me["isPremium"] is True
     assert me["isStaff"] is True

@@ -1,0 +1,217 @@
+"""Queries on lobbies, memberships, bans and the lobby log. They never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from premiumchat.db.models import Lobby, LobbyBan, LobbyLogEntry, LobbyMember, LobbyRole, LobbyStatus, User
+
+ACTIVE_STATUSES = (LobbyStatus.OPEN, LobbyStatus.IN_GAME)
+
+
+async def lock_lobby(session: AsyncSession, lobby_id: int) -> Lobby | None:
+    """The lobby row, locked until the transaction ends (SQLite: BEGIN IMMEDIATE already holds the lock)."""
+    result = await session.execute(select(Lobby).where(col(Lobby.id) == lobby_id).with_for_update())
+    return result.scalar_one_or_none()
+
+
+async def get_membership(session: AsyncSession, lobby_id: int, user_id: int) -> LobbyMember | None:
+    result = await session.execute(
+        select(LobbyMember).where(col(LobbyMember.lobby_id) == lobby_id, col(LobbyMember.user_id) == user_id)
+    )
+    return result.scalar_one_or_none()
+
+
+async def count_active_owned(session: AsyncSession, owner_id: int) -> int:
+    result = await session.execute(
+        select(func.count())
+        .select_from(Lobby)
+        .where(col(Lobby.owner_id) == owner_id, col(Lobby.status).in_(ACTIVE_STATUSES))
+    )
+    return int(result.scalar_one())
+
+
+async def successor(session: AsyncSession, lobby_id: int) -> LobbyMember | None:
+    """Who inherits a lobby: the longest-standing moderator, else the longest-standing member."""
+    moderator_first = (col(LobbyMember.role) != LobbyRole.MODERATOR).asc()
+    result = await session.execute(
+        select(LobbyMember)
+        .where(col(LobbyMember.lobby_id) == lobby_id, col(LobbyMember.role) != LobbyRole.OWNER)
+        .order_by(moderator_first, col(LobbyMember.joined_at), col(LobbyMember.id))
+        .limit(1)
+    )
+    return result.scalar_one_or_none()
+
+
+async def remove_membership(session: AsyncSession, member: LobbyMember, lobby: Lobby) -> None:
+    await session.delete(member)
+    lobby.participant_count -= 1
+
+
+async def active_ban(session: AsyncSession, lobby_id: int, user_id: int, now: datetime) -> LobbyBan | None:
+    result = await session.execute(
+        select(LobbyBan).where(
+            col(LobbyBan.lobby_id) == lobby_id,
+            col(LobbyBan.user_id) == user_id,
+            or_(col(LobbyBan.expires_at).is_(None), col(LobbyBan.expires_at) > now),
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def delete_ban(session: AsyncSession, lobby_id: int, user_id: int) -> None:
+    await session.execute(
+        delete(LobbyBan).where(col(LobbyBan.lobby_id) == lobby_id, col(LobbyBan.user_id) == user_id)
+    )
+
+
+def log(
+    session: AsyncSession,
+    lobby_id: int,
+    kind: str,
+    *,
+    actor_id: int | None,
+    target_id: int | None = None,
+    reason: str | None = None,
+) -> None:
+    session.add(
+        LobbyLogEntry(lobby_id=lobby_id, kind=kind, actor_id=actor_id, target_id=target_id, reason=reason)
+    )
+
+
+async def memberships_of_user(session: AsyncSession, user_id: int) -> list[LobbyMember]:
+    result = await session.execute(
+        select(LobbyMember)
+        .join(Lobby, col(Lobby.id) == col(LobbyMember.lobby_id))
+        .where(col(LobbyMember.user_id) == user_id, col(Lobby.status).in_(ACTIVE_STATUSES))
+        .order_by(col(LobbyMember.lobby_id))
+    )
+    return list(result.scalars())
+
+
+# Batched reads for the DataLoaders: one query per batch, whatever its size.
+
+
+async def members_by_lobby(session: AsyncSession, lobby_ids: Sequence[int]) -> dict[int, list[LobbyMember]]:
+    result = await session.execute(
+        select(LobbyMember)
+        .where(col(LobbyMember.lobby_id).in_(lobby_ids))
+        .order_by(col(LobbyMember.lobby_id), col(LobbyMember.joined_at), col(LobbyMember.id))
+    )
+    grouped: dict[int, list[LobbyMember]] = {lobby_id: [] for lobby_id in lobby_ids}
+    for member in result.scalars():
+        grouped[member.lobby_id].append(member)
+    return grouped
+
+
+async def roles_of_user(session: AsyncSession, user_id: int, lobby_ids: Sequence[int]) -> dict[int, str]:
+    result = await session.execute(
+        select(col(LobbyMember.lobby_id), col(LobbyMember.role)).where(
+            col(LobbyMember.user_id) == user_id, col(LobbyMember.lobby_id).in_(lobby_ids)
+        )
+    )
+    return {row.lobby_id: row.role for row in result}
+
+
+async def active_bans_by_lobby(
+    session: AsyncSession, lobby_ids: Sequence[int], now: datetime
+) -> dict[int, list[LobbyBan]]:
+    result = await session.execute(
+        select(LobbyBan)
+        .where(
+            col(LobbyBan.lobby_id).in_(lobby_ids),
+            or_(col(LobbyBan.expires_at).is_(None), col(LobbyBan.expires_at) > now),
+        )
+        .order_by(col(LobbyBan.lobby_id), col(LobbyBan.created_at), col(LobbyBan.id))
+    )
+    grouped: dict[int, list[LobbyBan]] = {lobby_id: [] for lobby_id in lobby_ids}
+    for ban in result.scalars():
+        grouped[ban.lobby_id].append(ban)
+    return grouped
+
+
+async def users_by_id(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, User]:
+    result = await session.execute(select(User).where(col(User.id).in_(user_ids)))
+    return {user.id: user for user in result.scalars() if user.id is not None}
+
+
+async def lobbies_by_id(session: AsyncSession, lobby_ids: Sequence[int]) -> dict[int, Lobby]:
+    result = await session.execute(select(Lobby).where(col(Lobby.id).in_(lobby_ids)))
+    return {lobby.id: lobby for lobby in result.scalars() if lobby.id is not None}
+
+
+# Browsing.
+
+
+@dataclass(frozen=True, slots=True)
+class LobbyQuery:
+    viewer_id: int
+    viewer_is_staff: bool
+    statuses: tuple[str, ...]
+    is_public: bool | None
+    search: str | None
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def filtered_lobbies(query: LobbyQuery) -> Select[Lobby]:
+    statement = select(Lobby).where(col(Lobby.status).in_(query.statuses))
+    if query.is_public is not None:
+        statement = statement.where(col(Lobby.is_public) == query.is_public)
+    if query.search:
+        pattern = f"%{_escape_like(query.search.lower())}%"
+        statement = statement.where(func.lower(col(Lobby.name)).like(pattern, escape="\\"))
+    if not query.viewer_is_staff:
+        mine = select(col(LobbyMember.lobby_id)).where(col(LobbyMember.user_id) == query.viewer_id)
+        statement = statement.where(or_(col(Lobby.is_public), col(Lobby.id).in_(mine)))
+    return statement
+
+
+async def count_lobbies(session: AsyncSession, query: LobbyQuery) -> int:
+    subquery = filtered_lobbies(query).with_only_columns(col(Lobby.id)).subquery()
+    result = await session.execute(select(func.count()).select_from(subquery))
+    return int(result.scalar_one())
+
+
+async def log_entries(
+    session: AsyncSession, lobby_id: int, after_id: int | None, limit: int
+) -> list[LobbyLogEntry]:
+    statement = select(LobbyLogEntry).where(col(LobbyLogEntry.lobby_id) == lobby_id)
+    if after_id is not None:
+        statement = statement.where(col(LobbyLogEntry.id) > after_id)
+    result = await session.execute(statement.order_by(col(LobbyLogEntry.id)).limit(limit))
+    return list(result.scalars())
+
+
+def ordered_page(query: LobbyQuery, order: str, after: list[Any] | None, limit: int) -> Select[Lobby, str]:
+    """One page in `order` after a keyset position; ties always break newest (highest id) first."""
+    name_key = func.lower(col(Lobby.name))
+    statement = filtered_lobbies(query).add_columns(name_key)
+    newest = col(Lobby.id).desc()
+    if order == "NAME":
+        statement = statement.order_by(name_key.asc(), newest)
+        if after is not None:
+            statement = statement.where(
+                or_(name_key > after[0], and_(name_key == after[0], col(Lobby.id) < after[1]))
+            )
+    elif order == "MOST_PARTICIPANTS":
+        count = col(Lobby.participant_count)
+        statement = statement.order_by(count.desc(), newest)
+        if after is not None:
+            statement = statement.where(
+                or_(count < after[0], and_(count == after[0], col(Lobby.id) < after[1]))
+            )
+    else:
+        statement = statement.order_by(newest)
+        if after is not None:
+            statement = statement.where(col(Lobby.id) < after[0])
+    return statement.limit(limit)

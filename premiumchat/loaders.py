@@ -1,0 +1,46 @@
+"""Per-request DataLoaders: one query per batch for users, members, roles and bans."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from strawberry.dataloader import DataLoader
+
+from premiumchat.db import lobbies as queries
+from premiumchat.db.models import LobbyBan, LobbyMember, User
+from premiumchat.timeutil import utcnow
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Loaders:
+    """Batch loaders for one request (HTTP) or, uncached, for one socket."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], viewer_id: int | None, *, cache: bool
+    ) -> None:
+        self._sessions = sessions
+        self.users: DataLoader[int, User | None] = self._loader(queries.users_by_id, None, cache)
+        self.members: DataLoader[int, list[LobbyMember]] = self._loader(queries.members_by_lobby, [], cache)
+        self.bans: DataLoader[int, list[LobbyBan]] = self._loader(
+            lambda session, ids: queries.active_bans_by_lobby(session, ids, utcnow()), [], cache
+        )
+        self.viewer_roles: DataLoader[int, str | None] = self._loader(
+            lambda session, ids: queries.roles_of_user(session, viewer_id or 0, ids), None, cache
+        )
+
+    def _loader(
+        self,
+        fetch: Callable[[AsyncSession, Sequence[K]], Awaitable[Mapping[K, V]]],
+        missing: V,
+        cache: bool,
+    ) -> DataLoader[K, V]:
+        async def load(keys: list[K]) -> list[V]:
+            async with self._sessions() as session:
+                found = await fetch(session, keys)
+            return [found.get(key, missing) for key in keys]
+
+        return DataLoader(load_fn=load, cache=cache)

@@ -1,0 +1,247 @@
+"""Lobby types: Lobby, members, bans, the log, their connections and inputs."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import strawberry
+
+from premiumchat.context import Info
+from premiumchat.db import models
+from premiumchat.db.models import LobbyRole, LobbyStatus, LogKind
+from premiumchat.errors import Forbidden
+from premiumchat.schema.users import User
+
+if TYPE_CHECKING:
+    from premiumchat.loaders import Loaders
+
+# The table models' enums become GraphQL enums as they are (strawberry.enum marks the class).
+for _enum in (LobbyStatus, LobbyRole, LogKind):
+    strawberry.enum(_enum)
+
+
+@strawberry.enum
+class LobbyOrder(enum.StrEnum):
+    NEWEST = "NEWEST"
+    MOST_PARTICIPANTS = "MOST_PARTICIPANTS"
+    NAME = "NAME"
+
+
+@strawberry.enum
+class ModerationAction(enum.StrEnum):
+    KICK = "KICK"
+    BAN = "BAN"
+    UNBAN = "UNBAN"
+    MODERATOR_ADDED = "MODERATOR_ADDED"
+    MODERATOR_REMOVED = "MODERATOR_REMOVED"
+
+
+async def load_user(loaders: Loaders, user_id: int) -> User:
+    row = await loaders.users.load(user_id)
+    assert row is not None  # foreign keys guarantee it
+    return User.from_row(row)
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class LobbyMember:
+    role: LobbyRole
+    joined_at: datetime
+    user_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def user(self, info: Info) -> User:
+        return await load_user(await info.context.loaders(), self.user_id)
+
+    @classmethod
+    def from_row(cls, row: models.LobbyMember) -> LobbyMember:
+        return cls(role=models.LobbyRole(row.role), joined_at=row.joined_at, user_id=row.user_id)
+
+
+@strawberry.type
+class LobbyBan:
+    reason: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    user_id: strawberry.Private[int]
+    banned_by_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def user(self, info: Info) -> User:
+        return await load_user(await info.context.loaders(), self.user_id)
+
+    @strawberry.field
+    async def banned_by(self, info: Info) -> User:
+        return await load_user(await info.context.loaders(), self.banned_by_id)
+
+    @classmethod
+    def from_row(cls, row: models.LobbyBan) -> LobbyBan:
+        return cls(
+            reason=row.reason,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            user_id=row.user_id,
+            banned_by_id=row.banned_by_id,
+        )
+
+
+@strawberry.type
+class Lobby:
+    id: strawberry.ID
+    name: str
+    is_public: bool
+    has_password: bool
+    max_participants: int
+    participant_count: int
+    status: LobbyStatus
+    created_at: datetime
+    started_at: datetime | None
+    closed_at: datetime | None
+    lobby_id: strawberry.Private[int]
+    owner_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def owner(self, info: Info) -> User:
+        return await load_user(await info.context.loaders(), self.owner_id)
+
+    async def _viewer_role(self, info: Info) -> tuple[str | None, bool]:
+        viewer = await info.context.require_user()
+        role = await (await info.context.loaders()).viewer_roles.load(self.lobby_id)
+        return role, viewer.is_staff
+
+    @strawberry.field(description="Null when the viewer is not a member.")
+    async def my_role(self, info: Info) -> LobbyRole | None:
+        role, _ = await self._viewer_role(info)
+        return models.LobbyRole(role) if role else None
+
+    @strawberry.field(description="Members and staff; [] for others. Oldest member first.")
+    async def members(self, info: Info) -> list[LobbyMember]:
+        role, is_staff = await self._viewer_role(info)
+        if role is None and not is_staff:
+            return []
+        rows = await (await info.context.loaders()).members.load(self.lobby_id)
+        return [LobbyMember.from_row(row) for row in rows]
+
+    @strawberry.field(description="Active bans: owner, moderators and staff; FORBIDDEN for others.")
+    async def bans(self, info: Info) -> list[LobbyBan]:
+        role, is_staff = await self._viewer_role(info)
+        if not is_staff and role not in (models.LobbyRole.OWNER, models.LobbyRole.MODERATOR):
+            raise Forbidden("Only the owner, moderators and staff see a lobby's bans.")
+        rows = await (await info.context.loaders()).bans.load(self.lobby_id)
+        return [LobbyBan.from_row(row) for row in rows]
+
+    @classmethod
+    def from_row(cls, row: models.Lobby) -> Lobby:
+        assert row.id is not None
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            name=row.name,
+            is_public=row.is_public,
+            has_password=row.password_hash is not None,
+            max_participants=row.max_participants,
+            participant_count=row.participant_count,
+            status=models.LobbyStatus(row.status),
+            created_at=row.created_at,
+            started_at=row.started_at,
+            closed_at=row.closed_at,
+            lobby_id=row.id,
+            owner_id=row.owner_id,
+        )
+
+
+@strawberry.type
+class LobbyEdge:
+    cursor: str
+    node: Lobby
+
+
+@strawberry.type
+class LobbyConnection:
+    edges: list[LobbyEdge]
+    page_info: PageInfo
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="Every lobby matching the filter, whatever the page.")
+    async def total_count(self) -> int:
+        # Counted only when asked for: most list views never read it.
+        return await self.count()
+
+
+@strawberry.type
+class LogEntry:
+    id: strawberry.ID
+    kind: LogKind
+    reason: str | None
+    created_at: datetime
+    actor_id: strawberry.Private[int | None]
+    target_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="Null for system actions.")
+    async def actor(self, info: Info) -> User | None:
+        if self.actor_id is None:
+            return None
+        return await load_user(await info.context.loaders(), self.actor_id)
+
+    @strawberry.field
+    async def target(self, info: Info) -> User | None:
+        if self.target_id is None:
+            return None
+        return await load_user(await info.context.loaders(), self.target_id)
+
+    @classmethod
+    def from_row(cls, row: models.LobbyLogEntry) -> LogEntry:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            kind=models.LogKind(row.kind),
+            reason=row.reason,
+            created_at=row.created_at,
+            actor_id=row.actor_id,
+            target_id=row.target_id,
+        )
+
+
+@strawberry.type
+class LogEntryEdge:
+    cursor: str
+    node: LogEntry
+
+
+@strawberry.type
+class LogEntryConnection:
+    edges: list[LogEntryEdge]
+    page_info: PageInfo
+
+
+@strawberry.input
+class LobbyFilter:
+    is_public: bool | None = None
+    status: LobbyStatus | None = None
+    search: str | None = strawberry.field(default=None, description="Case-insensitive substring of the name.")
+
+
+@strawberry.input
+class CreateLobbyInput:
+    name: str
+    # Nullable with defaults, as the contract has them; an explicit null means the default.
+    is_public: bool | None = True
+    max_participants: int | None = 8
+    password: str | None = None
+
+
+@strawberry.input
+class UpdateLobbyInput:
+    name: str | None = None
+    is_public: bool | None = None
+    max_participants: int | None = None
+    password: str | None = None
+    clear_password: bool | None = None
