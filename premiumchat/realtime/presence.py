@@ -1,0 +1,355 @@
+"""Who has an open `lobbyEvents` subscription, per lobby, across every server process.
+
+Each subscription is one entry, (user, connection id) in its lobby, that
+expires `ttl_seconds` after it was last refreshed. A running `Presence`
+refreshes the entries of its own process every `ttl / 3` (its heartbeat), so
+the entries of a process that died without `stop()` vanish by themselves
+within `ttl_seconds`: no ghosts. An entry is live until it expires; a user is
+online in a lobby while they hold a live entry there.
+
+`join()` says whether it was the user's first live entry in the lobby, and
+`leave()` whether it was their last, and each decides it atomically with its
+change: two tabs on two processes joining (or leaving) at the same moment get
+exactly one True. `redis_url=None` keeps the entries in this process (one
+store per `Presence`, like broadcaster's `memory://`); otherwise each lobby is
+a Redis sorted set, member "user_id:connection_id", score its expiry in
+milliseconds, changed only by Lua scripts that read the time from Redis (so
+the processes' clocks do not matter).
+
+The heartbeat only extends entries that still exist, so it can never bring
+back one that `leave()` removed while the refresh was on its way. An entry
+that expired without leaving (a process stalled, or Redis unreachable, for a
+whole ttl) is kept, dead, for one more ttl: until then the heartbeat revives
+it, and a later `leave()` still reports it. Expiry and revival emit nothing.
+
+The connection id names one subscription (the caller makes one per
+subscription): joining the same (lobby, user, connection id) twice registers
+it once. `stop()` also closes the Redis connections: call it once at
+shutdown, even if `start()` was not called. A Redis failure raises
+`PresenceUnavailable`; the heartbeat only logs it and tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit
+
+from premiumchat.realtime.typing_state import TypingState
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["Presence", "PresenceUnavailable", "TypingState"]
+
+logger = logging.getLogger("premiumchat.realtime")
+
+CONNECT_TIMEOUT_SECONDS = 2.0
+COMMAND_TIMEOUT_SECONDS = 2.0
+MAX_CONNECTIONS = 50
+
+# Entries by lobby: (user id, connection id) of each subscription.
+Entries = dict[int, list[tuple[int, str]]]
+
+
+class PresenceUnavailable(ConnectionError):
+    """Redis did not answer a presence call."""
+
+
+class Presence:
+    def __init__(
+        self, redis_url: str | None, *, ttl_seconds: float = 30.0, prefix: str = "premiumchat"
+    ) -> None:
+        if ttl_seconds <= 0:
+            raise ValueError(f"ttl_seconds must be positive, not {ttl_seconds}")
+        self._ttl = ttl_seconds
+        self._store: _Store = (
+            _MemoryStore(ttl_seconds) if redis_url is None else _RedisStore(redis_url, prefix, ttl_seconds)
+        )
+        # This process's subscriptions: what the heartbeat refreshes and stop() removes.
+        self._mine: dict[int, set[tuple[int, str]]] = {}
+        self._heartbeat: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._heartbeat is not None:
+            raise RuntimeError("presence is already started")
+        self._heartbeat = asyncio.create_task(self._beat(), name="premiumchat presence heartbeat")
+
+    async def stop(self) -> None:
+        task, self._heartbeat = self._heartbeat, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])
+        mine, self._mine = self._mine, {}
+        try:
+            if mine:
+                await self._store.remove({lobby_id: list(entries) for lobby_id, entries in mine.items()})
+        except PresenceUnavailable as error:
+            logger.warning(
+                "presence: cannot remove this process's entries (%s); they expire by themselves", error
+            )
+        finally:
+            await self._store.close()
+
+    async def join(self, lobby_id: int, user_id: int, connection_id: str) -> bool:
+        """Register a subscription; True when it is the user's first live one in the lobby."""
+        entry = (user_id, connection_id)
+        # Known before it is sent, so the heartbeat may refresh it as soon as it exists.
+        self._mine.setdefault(lobby_id, set()).add(entry)
+        try:
+            return await self._store.join(lobby_id, user_id, connection_id)
+        except BaseException:
+            # Unknown whether it arrived; if it did, unrefreshed, it expires.
+            self._forget(lobby_id, entry)
+            raise
+
+    async def leave(self, lobby_id: int, user_id: int, connection_id: str) -> bool:
+        """Remove a subscription; True when it was the user's last live one in the lobby."""
+        # Forgotten first: a heartbeat sent from now on cannot touch it.
+        self._forget(lobby_id, (user_id, connection_id))
+        return await self._store.leave(lobby_id, user_id, connection_id)
+
+    async def online(self, lobby_ids: Sequence[int]) -> dict[int, list[int]]:
+        """The users online in each lobby (sorted, each once), in one round trip."""
+        return await self._store.online(list(dict.fromkeys(lobby_ids)))
+
+    def _forget(self, lobby_id: int, entry: tuple[int, str]) -> None:
+        entries = self._mine.get(lobby_id)
+        if entries is not None:
+            entries.discard(entry)
+            if not entries:
+                del self._mine[lobby_id]
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self._ttl / 3)
+            if not self._mine:
+                continue
+            try:
+                await self._store.refresh(
+                    {lobby_id: list(entries) for lobby_id, entries in self._mine.items()}
+                )
+            except PresenceUnavailable as error:
+                logger.warning("presence: heartbeat failed (%s); retrying in %.1f s", error, self._ttl / 3)
+            except Exception:
+                # A bug here must not let every entry of the process expire.
+                logger.exception("presence: heartbeat failed")
+
+
+class _Store(Protocol):
+    """One backend: each call is atomic with respect to every other call on the same store."""
+
+    async def join(self, lobby_id: int, user_id: int, connection_id: str) -> bool: ...
+    async def leave(self, lobby_id: int, user_id: int, connection_id: str) -> bool: ...
+    async def online(self, lobby_ids: list[int]) -> dict[int, list[int]]: ...
+    async def refresh(self, entries: Entries) -> None: ...
+    async def remove(self, entries: Entries) -> None: ...
+    async def close(self) -> None: ...
+
+
+class _MemoryStore:
+    # No await inside a call: each runs to completion before any other starts.
+
+    def __init__(self, ttl: float) -> None:
+        self._ttl = ttl
+        # Expiry (monotonic seconds) by (user id, connection id), by lobby.
+        self._lobbies: dict[int, dict[tuple[int, str], float]] = {}
+
+    async def join(self, lobby_id: int, user_id: int, connection_id: str) -> bool:
+        now = time.monotonic()
+        entries = self._pruned(lobby_id, now)
+        first = not any(user == user_id and expiry > now for (user, _), expiry in entries.items())
+        entries[(user_id, connection_id)] = now + self._ttl
+        return first
+
+    async def leave(self, lobby_id: int, user_id: int, connection_id: str) -> bool:
+        now = time.monotonic()
+        entries = self._pruned(lobby_id, now)
+        removed = entries.pop((user_id, connection_id), None) is not None
+        last = removed and not any(user == user_id and expiry > now for (user, _), expiry in entries.items())
+        if not entries:
+            del self._lobbies[lobby_id]
+        return last
+
+    async def online(self, lobby_ids: list[int]) -> dict[int, list[int]]:
+        now = time.monotonic()
+        return {
+            lobby_id: sorted(
+                {user for (user, _), expiry in self._lobbies.get(lobby_id, {}).items() if expiry > now}
+            )
+            for lobby_id in lobby_ids
+        }
+
+    async def refresh(self, entries: Entries) -> None:
+        expiry = time.monotonic() + self._ttl
+        for lobby_id, mine in entries.items():
+            stored = self._lobbies.get(lobby_id, {})
+            for entry in mine:
+                if entry in stored:  # never revive one that left
+                    stored[entry] = expiry
+
+    async def remove(self, entries: Entries) -> None:
+        for lobby_id, mine in entries.items():
+            stored = self._lobbies.get(lobby_id, {})
+            for entry in mine:
+                stored.pop(entry, None)
+            if not stored:
+                self._lobbies.pop(lobby_id, None)
+
+    async def close(self) -> None:
+        self._lobbies.clear()
+
+    def _pruned(self, lobby_id: int, now: float) -> dict[tuple[int, str], float]:
+        """The lobby's entries, without those dead for longer than a ttl (they can no longer be revived)."""
+        entries = self._lobbies.setdefault(lobby_id, {})
+        for entry in [entry for entry, expiry in entries.items() if expiry <= now - self._ttl]:
+            del entries[entry]
+        return entries
+
+
+# Every script reads the time from Redis, in milliseconds, and keeps dead
+# entries for one more ttl (the grace) so that their own heartbeat can revive them.
+# Finding a user's entries scans the lobby's live ones: a lobby holds at most
+# 64 members (`maxParticipants`), so one key per lobby beats an index per user.
+_LUA_PRELUDE = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local function live_entry_of(key, prefix)
+    for _, member in ipairs(redis.call('ZRANGEBYSCORE', key, '(' .. now, '+inf')) do
+        if string.sub(member, 1, #prefix) == prefix then return true end
+    end
+    return false
+end
+local function keep_at_least(key, ms)
+    if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
+end
+"""
+
+# KEYS: the lobby; ARGV: member, "user_id:", ttl ms. Returns 1 when no live entry of the user was there.
+_JOIN = """
+local ttl = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ttl)
+local first = not live_entry_of(KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+keep_at_least(KEYS[1], 2 * ttl)
+return first and 1 or 0
+"""
+
+# KEYS: the lobby; ARGV: member, "user_id:", ttl ms. Returns 1 when it was there and no other live one is.
+_LEAVE = """
+local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[3]))
+if removed == 1 and not live_entry_of(KEYS[1], ARGV[2]) then return 1 end
+return 0
+"""
+
+# KEYS: the lobby; ARGV: ttl ms, members. XX: only those still there.
+_REFRESH = """
+local ttl = tonumber(ARGV[1])
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', now + ttl, ARGV[i]) end
+keep_at_least(KEYS[1], 2 * ttl)
+"""
+
+# KEYS: the lobbies. Returns the live members of each.
+_ONLINE = """
+local result = {}
+for i, key in ipairs(KEYS) do result[i] = redis.call('ZRANGEBYSCORE', key, '(' .. now, '+inf') end
+return result
+"""
+
+
+class _RedisStore:
+    def __init__(self, url: str, prefix: str, ttl: float) -> None:
+        self._client = _connect(url)
+        self._prefix = prefix
+        self._ttl_ms = max(round(ttl * 1000), 1)
+        register = self._client.register_script
+        self._join = register(_LUA_PRELUDE + _JOIN)
+        self._leave = register(_LUA_PRELUDE + _LEAVE)
+        self._refresh = register(_LUA_PRELUDE + _REFRESH)
+        self._online = register(_LUA_PRELUDE + _ONLINE)
+
+    async def join(self, lobby_id: int, user_id: int, connection_id: str) -> bool:
+        with _unavailable():
+            return bool(await self._join([self._key(lobby_id)], self._args(user_id, connection_id)))
+
+    async def leave(self, lobby_id: int, user_id: int, connection_id: str) -> bool:
+        with _unavailable():
+            return bool(await self._leave([self._key(lobby_id)], self._args(user_id, connection_id)))
+
+    async def online(self, lobby_ids: list[int]) -> dict[int, list[int]]:
+        if not lobby_ids:
+            return {}
+        with _unavailable():
+            members = await self._online([self._key(lobby_id) for lobby_id in lobby_ids])
+        return {
+            lobby_id: sorted({int(member.split(b":", 1)[0]) for member in live})
+            for lobby_id, live in zip(lobby_ids, members, strict=True)
+        }
+
+    async def refresh(self, entries: Entries) -> None:
+        with _unavailable():
+            async with self._client.pipeline(transaction=False) as pipe:
+                for lobby_id, mine in entries.items():
+                    members = [f"{user_id}:{connection_id}" for user_id, connection_id in mine]
+                    await self._refresh([self._key(lobby_id)], [self._ttl_ms, *members], client=pipe)
+                await pipe.execute()
+
+    async def remove(self, entries: Entries) -> None:
+        with _unavailable():
+            async with self._client.pipeline(transaction=False) as pipe:
+                for lobby_id, mine in entries.items():
+                    pipe.zrem(
+                        self._key(lobby_id),
+                        *(f"{user_id}:{connection_id}" for user_id, connection_id in mine),
+                    )
+                await pipe.execute()
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    def _key(self, lobby_id: int) -> str:
+        return f"{self._prefix}:presence:lobby:{lobby_id}"
+
+    def _args(self, user_id: int, connection_id: str) -> list[str | int]:
+        # The member, and the prefix shared by all of the user's members in the lobby.
+        return [f"{user_id}:{connection_id}", f"{user_id}:", self._ttl_ms]
+
+
+@contextmanager
+def _unavailable() -> Iterator[None]:
+    from redis.exceptions import RedisError
+
+    try:
+        yield
+    except RedisError as error:
+        raise PresenceUnavailable(f"presence: cannot reach Redis: {error}") from error
+
+
+def _connect(url: str) -> Redis:
+    scheme = urlsplit(url).scheme
+    if scheme not in ("redis", "rediss"):
+        raise ValueError(f"unsupported presence URL scheme {scheme!r} (use redis:// or rediss://)")
+    # Imported here so that in-process presence needs no Redis client installed.
+    from redis.asyncio import BlockingConnectionPool, Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    # Blocking: redis-py's default pool fails the 101st concurrent command
+    # ("Too many connections") where a burst should wait its turn. One retry,
+    # and only on a failed connection (a pooled one Redis had closed):
+    # a join that timed out may have run, and running it again would answer False.
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=COMMAND_TIMEOUT_SECONDS,
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        socket_timeout=COMMAND_TIMEOUT_SECONDS,
+    )
+    return Redis.from_pool(pool)
