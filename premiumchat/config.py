@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = Field(900, gt=0)
     refresh_token_ttl_seconds: int = Field(604800, gt=0)
     rate_limit_messages: int = Field(3, gt=0)
-    rate_limit_window_seconds: float = Field(2, gt=0)
+    rate_limit_window_seconds: int = Field(2, gt=0)
     max_lobbies_per_owner: int = Field(5, gt=0)
     typing_ttl_seconds: int = Field(6, gt=0)
     replay_max_messages: int = Field(200, ge=0)

@@ -68,16 +68,23 @@ class Context:
             raise Unauthenticated("Send the access token as `Authorization: Bearer <token>`.")
         return await accounts.authenticate(self.sessions, self.settings, token)
 
+    async def viewer_id(self) -> int | None:
+        """The caller's id, without a database read on a socket."""
+        if self.is_websocket:
+            return self.socket_user_id
+        user = await self.user()
+        return user.id if user else None
+
     async def loaders(self) -> Loaders:
         """DataLoaders for this request; a socket's operations share them, uncached."""
         if self._loaders is None:
             if self.is_websocket:
-                self._loaders = Loaders(self.sessions, self.socket_user_id, cache=False)
+                self._loaders = Loaders(self.resources, self.socket_user_id, cache=False)
             else:
                 viewer = await self.user()
                 # Another resolver may have made them while this one waited.
                 if self._loaders is None:
-                    self._loaders = Loaders(self.sessions, viewer.id if viewer else None, cache=True)
+                    self._loaders = Loaders(self.resources, viewer.id if viewer else None, cache=True)
         return self._loaders
 
     async def require_user(self) -> User:

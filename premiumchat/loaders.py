@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from premiumchat.db import lobbies as queries
 from premiumchat.db.models import LobbyBan, LobbyMember, User
+from premiumchat.resources import Resources
 from premiumchat.timeutil import utcnow
 
 K = TypeVar("K")
@@ -19,14 +20,16 @@ V = TypeVar("V")
 class Loaders:
     """Batch loaders for one request (HTTP) or, uncached, for one socket."""
 
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], viewer_id: int | None, *, cache: bool
-    ) -> None:
-        self._sessions = sessions
+    def __init__(self, resources: Resources, viewer_id: int | None, *, cache: bool) -> None:
+        self._sessions = resources.sessions
         self.users: DataLoader[int, User | None] = self._loader(queries.users_by_id, None, cache)
         self.members: DataLoader[int, list[LobbyMember]] = self._loader(queries.members_by_lobby, [], cache)
         self.bans: DataLoader[int, list[LobbyBan]] = self._loader(
             lambda session, ids: queries.active_bans_by_lobby(session, ids, utcnow()), [], cache
+        )
+        presence = resources.presence
+        self.online: DataLoader[int, list[int]] = DataLoader(
+            load_fn=lambda ids: _in_order(presence.online(ids), ids, []), cache=cache
         )
         self.viewer_roles: DataLoader[int, str | None] = self._loader(
             lambda session, ids: queries.roles_of_user(session, viewer_id or 0, ids), None, cache
@@ -44,3 +47,8 @@ class Loaders:
             return [found.get(key, missing) for key in keys]
 
         return DataLoader(load_fn=load, cache=cache)
+
+
+async def _in_order(found: Awaitable[Mapping[K, V]], keys: list[K], missing: V) -> list[V]:
+    result = await found
+    return [result.get(key, missing) for key in keys]

@@ -20,6 +20,9 @@ from starlette.routing import Route, WebSocketRoute
 from premiumchat.config import Settings
 from premiumchat.db.engine import create_engine, create_session_factory
 from premiumchat.realtime.bus import EventBus
+from premiumchat.realtime.presence import Presence
+from premiumchat.realtime.ratelimit import RateLimiter
+from premiumchat.realtime.typing_state import TypingState
 from premiumchat.resources import Resources
 from premiumchat.schema.root import build_schema
 from premiumchat.view import GraphQLView
@@ -69,12 +72,24 @@ def create_app(settings: Settings | None = None) -> Starlette:
             redis = Redis.from_url(settings.redis_url)
         bus = EventBus(settings.redis_url or "memory://")
         await bus.connect()
+        presence = Presence(settings.redis_url)
+        await presence.start()
         resources = Resources(
-            settings=settings, engine=engine, sessions=create_session_factory(engine), bus=bus, redis=redis
+            settings=settings,
+            engine=engine,
+            sessions=create_session_factory(engine),
+            bus=bus,
+            limiter=RateLimiter(settings.redis_url),
+            presence=presence,
+            typing=TypingState(settings.redis_url),
+            redis=redis,
         )
         try:
             yield {"resources": resources}
         finally:
+            await presence.stop()
+            await resources.typing.close()
+            await resources.limiter.close()
             await bus.disconnect()
             if redis is not None:
                 await redis.aclose()

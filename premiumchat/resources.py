@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from premiumchat.config import Settings
+from premiumchat.realtime.ordering import KeyedLocks
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from premiumchat.realtime.bus import EventBus
+    from premiumchat.realtime.presence import Presence
+    from premiumchat.realtime.ratelimit import RateLimiter
+    from premiumchat.realtime.typing_state import TypingState
 
 
 @dataclass(slots=True)
@@ -21,4 +25,9 @@ class Resources:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     bus: EventBus
+    limiter: RateLimiter
+    presence: Presence
+    typing: TypingState
     redis: Redis | None = None
+    # Sends to one lobby, from insert to publish, one at a time (see realtime/ordering.py).
+    lobby_order: KeyedLocks = field(default_factory=KeyedLocks)

@@ -20,3 +20,12 @@ def isoformat(value: datetime | None) -> str | None:
     if value is None:
         return None
     return as_utc(value).isoformat().replace("+00:00", "Z")
+
+
+def parse_datetime(value: str) -> datetime:
+    """The inverse of `isoformat`."""
+    return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+
+
+def parse_optional_datetime(value: str | None) -> datetime | None:
+    return None if value is None else parse_datetime(value)

@@ -113,3 +113,26 @@ def duration_seconds(
     if value is not None and not 1 <= value <= maximum:
         raise BadUserInput(field, f"`{field}` must be between 1 and {maximum}, or null for no end.")
     return value
+
+
+MESSAGE_MAX = 500
+CLIENT_MESSAGE_ID_MAX = 64
+
+
+def message_content(value: str, field: str = "content") -> str:
+    value = value.strip()
+    if not value:
+        raise BadUserInput(field, "A message needs some text.")
+    if len(value) > MESSAGE_MAX:
+        raise BadUserInput(field, f"A message has at most {MESSAGE_MAX} characters.")
+    if has_control_characters(value):
+        raise BadUserInput(field, "A message may not contain control characters (newline and tab are fine).")
+    return value
+
+
+def client_message_id(value: str | None, field: str = "clientMessageId") -> str | None:
+    if value is None:
+        return None
+    if not 1 <= len(value) <= CLIENT_MESSAGE_ID_MAX or has_control_characters(value):
+        raise BadUserInput(field, f"`{field}` has 1 to {CLIENT_MESSAGE_ID_MAX} printable characters.")
+    return value

@@ -42,8 +42,10 @@ def socket_token(params: dict[str, Any] | None, websocket: WebSocket) -> str | N
 class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
     """subscriptions-transport-ws, brought in line with the contract.
 
-    Strawberry closes a refused `connection_init` with 1011 and runs only
-    subscriptions; the contract wants 4403 and queries and mutations too.
+    Strawberry closes a refused `connection_init` with 1011, runs only
+    subscriptions and reports a refused subscription as a protocol `error`; the
+    contract wants 4403, queries and mutations too, and `data` with the errors
+    followed by `complete` for a refusal.
     """
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
@@ -85,9 +87,16 @@ class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
             async for result in result_source:
                 if is_first_result and isinstance(result, PreExecutionError):
                     assert result.errors
-                    await self.send_message(
-                        {"type": "error", "id": operation_id, "payload": result.errors[0].formatted}
-                    )
+                    if result.errors[0].path is None:
+                        # An invalid document: the protocol's own error message.
+                        await self.send_message(
+                            {"type": "error", "id": operation_id, "payload": result.errors[0].formatted}
+                        )
+                        return
+                    # A refused subscription (FORBIDDEN, NOT_FOUND...): `data` with the errors,
+                    # then `complete`, as subscriptions-transport-ws clients expect.
+                    await self.send_data_message(result, operation_id)
+                    await self.send_message({"type": "complete", "id": operation_id})
                     return
                 if not isinstance(result, ExecutionResult):
                     # @defer/@stream frames have no representation in this protocol.

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from premiumchat.db.models import Lobby, LobbyMember, User
+from premiumchat.db.models import Lobby, LobbyMember, Message, User
 from premiumchat.realtime.channels import LOBBY_LIST_CHANNEL, lobby_channel, user_channel
 from premiumchat.timeutil import isoformat, utcnow
 
@@ -60,6 +60,19 @@ def member_snapshot(member: LobbyMember, user: User) -> Payload:
     return {"user": user_snapshot(user), "role": member.role, "joinedAt": isoformat(member.joined_at)}
 
 
+def message_snapshot(message: Message, sender: User) -> Payload:
+    return {
+        "id": str(message.id),
+        "lobbyId": str(message.lobby_id),
+        "sender": user_snapshot(sender),
+        "content": "" if message.deleted else message.content,
+        "createdAt": isoformat(message.created_at),
+        "deleted": message.deleted,
+        # Shown to its sender only: the subscription resolves it per viewer.
+        "clientMessageId": message.client_message_id,
+    }
+
+
 def encode(payload: Payload) -> str:
     return orjson.dumps(payload).decode()
 
@@ -79,6 +92,37 @@ class EventBatch:
         self._lobby_event(
             "MemberJoinedEvent", member.lobby_id, member.joined_at, member=member_snapshot(member, user)
         )
+
+    def chat_message(self, message: Message, sender: User) -> None:
+        self._lobby_event(
+            "ChatMessageEvent",
+            message.lobby_id,
+            message.created_at,
+            message=message_snapshot(message, sender),
+        )
+
+    def message_deleted(self, message: Message, deleted_by: User) -> None:
+        self._lobby_event(
+            "MessageDeletedEvent",
+            message.lobby_id,
+            message.deleted_at,
+            messageId=str(message.id),
+            deletedBy=user_snapshot(deleted_by),
+        )
+
+    def typing(self, lobby_id: int, user: User, *, is_typing: bool, expires_at: datetime | None) -> None:
+        self._lobby_event(
+            "TypingEvent",
+            lobby_id,
+            None,
+            user=user_snapshot(user),
+            isTyping=is_typing,
+            expiresAt=isoformat(expires_at),
+        )
+
+    def presence(self, lobby_id: int, user: User, *, joined: bool) -> None:
+        kind = "PresenceJoinEvent" if joined else "PresenceLeaveEvent"
+        self._lobby_event(kind, lobby_id, None, user=user_snapshot(user))
 
     def member_left(self, lobby_id: int, user: User) -> None:
         self._lobby_event("MemberLeftEvent", lobby_id, None, user=user_snapshot(user))

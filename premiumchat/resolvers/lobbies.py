@@ -7,6 +7,7 @@ import strawberry
 from premiumchat import validation
 from premiumchat.context import Info
 from premiumchat.errors import BadUserInput
+from premiumchat.schema.common import PageInfo
 from premiumchat.schema.lobbies import (
     CreateLobbyInput,
     Lobby,
@@ -17,20 +18,9 @@ from premiumchat.schema.lobbies import (
     LogEntry,
     LogEntryConnection,
     LogEntryEdge,
-    PageInfo,
     UpdateLobbyInput,
 )
 from premiumchat.services import browse, lobbies, membership
-from premiumchat.services.browse import Page
-
-
-def page_info(page: Page[object]) -> PageInfo:
-    return PageInfo(
-        has_next_page=page.has_next,
-        has_previous_page=page.has_previous,
-        start_cursor=page.items[0][0] if page.items else None,
-        end_cursor=page.items[-1][0] if page.items else None,
-    )
 
 
 async def lobbies_(
@@ -53,7 +43,7 @@ async def lobbies_(
     page = await browse.list_lobbies(res, query, order, first, after)
     return LobbyConnection(
         edges=[LobbyEdge(cursor=cursor, node=Lobby.from_row(row)) for cursor, row in page.items],
-        page_info=page_info(page),  # type: ignore[arg-type]
+        page_info=PageInfo.of(page),  # type: ignore[arg-type]
         count=lambda: browse.count_lobbies(res, query),
     )
 
@@ -76,7 +66,7 @@ async def lobby_log(
     page = await browse.log_page(info.context.resources, viewer, lobby_key, first, after)
     return LogEntryConnection(
         edges=[LogEntryEdge(cursor=cursor, node=LogEntry.from_row(row)) for cursor, row in page.items],
-        page_info=page_info(page),  # type: ignore[arg-type]
+        page_info=PageInfo.of(page),  # type: ignore[arg-type]
     )
 
 

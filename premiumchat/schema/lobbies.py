@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 
@@ -13,10 +13,14 @@ from premiumchat.context import Info
 from premiumchat.db import models
 from premiumchat.db.models import LobbyRole, LobbyStatus, LogKind
 from premiumchat.errors import Forbidden
+from premiumchat.schema.common import PageInfo, load_user
+from premiumchat.schema.messages import MessageConnection, message_connection
 from premiumchat.schema.users import User
+from premiumchat.services import messages as message_service
+from premiumchat.timeutil import parse_datetime, parse_optional_datetime
 
 if TYPE_CHECKING:
-    from premiumchat.loaders import Loaders
+    pass
 
 # The table models' enums become GraphQL enums as they are (strawberry.enum marks the class).
 for _enum in (LobbyStatus, LobbyRole, LogKind):
@@ -39,28 +43,17 @@ class ModerationAction(enum.StrEnum):
     MODERATOR_REMOVED = "MODERATOR_REMOVED"
 
 
-async def load_user(loaders: Loaders, user_id: int) -> User:
-    row = await loaders.users.load(user_id)
-    assert row is not None  # foreign keys guarantee it
-    return User.from_row(row)
-
-
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
-
-
 @strawberry.type
 class LobbyMember:
     role: LobbyRole
     joined_at: datetime
     user_id: strawberry.Private[int]
+    user_snapshot: strawberry.Private[User | None] = None
 
     @strawberry.field
     async def user(self, info: Info) -> User:
+        if self.user_snapshot is not None:
+            return self.user_snapshot
         return await load_user(await info.context.loaders(), self.user_id)
 
     @classmethod
@@ -109,9 +102,13 @@ class Lobby:
     closed_at: datetime | None
     lobby_id: strawberry.Private[int]
     owner_id: strawberry.Private[int]
+    # Events carry the owner; lists load owners in batches.
+    owner_snapshot: strawberry.Private[User | None] = None
 
     @strawberry.field
     async def owner(self, info: Info) -> User:
+        if self.owner_snapshot is not None:
+            return self.owner_snapshot
         return await load_user(await info.context.loaders(), self.owner_id)
 
     async def _viewer_role(self, info: Info) -> tuple[str | None, bool]:
@@ -132,6 +129,30 @@ class Lobby:
         rows = await (await info.context.loaders()).members.load(self.lobby_id)
         return [LobbyMember.from_row(row) for row in rows]
 
+    @strawberry.field(description="Members with an open lobbyEvents subscription; [] for non-members.")
+    async def online_users(self, info: Info) -> list[User]:
+        role, is_staff = await self._viewer_role(info)
+        if role is None and not is_staff:
+            return []
+        loaders = await info.context.loaders()
+        user_ids = await loaders.online.load(self.lobby_id)
+        return [await load_user(loaders, user_id) for user_id in user_ids]
+
+    @strawberry.field(description="Members and staff. Oldest to newest; by default the 50 newest.")
+    async def messages(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> MessageConnection:
+        viewer = await info.context.require_user()
+        page = await message_service.history(
+            info.context.resources, viewer, self.lobby_id, first=first, after=after, last=last, before=before
+        )
+        return message_connection(page)
+
     @strawberry.field(description="Active bans: owner, moderators and staff; FORBIDDEN for others.")
     async def bans(self, info: Info) -> list[LobbyBan]:
         role, is_staff = await self._viewer_role(info)
@@ -139,6 +160,25 @@ class Lobby:
             raise Forbidden("Only the owner, moderators and staff see a lobby's bans.")
         rows = await (await info.context.loaders()).bans.load(self.lobby_id)
         return [LobbyBan.from_row(row) for row in rows]
+
+    @classmethod
+    def from_snapshot(cls, snapshot: dict[str, Any]) -> Lobby:
+        owner = User.from_snapshot(snapshot["owner"])
+        return cls(
+            id=strawberry.ID(snapshot["id"]),
+            name=snapshot["name"],
+            is_public=snapshot["isPublic"],
+            has_password=snapshot["hasPassword"],
+            max_participants=snapshot["maxParticipants"],
+            participant_count=snapshot["participantCount"],
+            status=LobbyStatus(snapshot["status"]),
+            created_at=parse_datetime(snapshot["createdAt"]),
+            started_at=parse_optional_datetime(snapshot["startedAt"]),
+            closed_at=parse_optional_datetime(snapshot["closedAt"]),
+            lobby_id=int(snapshot["id"]),
+            owner_id=owner.user_id,
+            owner_snapshot=owner,
+        )
 
     @classmethod
     def from_row(cls, row: models.Lobby) -> Lobby:

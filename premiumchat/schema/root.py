@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from datetime import datetime
 
 import strawberry
@@ -13,15 +14,17 @@ from strawberry.types.execution import ExecutionContext
 from premiumchat.config import Settings
 from premiumchat.resolvers import accounts, moderation
 from premiumchat.resolvers import lobbies as lobby_resolvers
+from premiumchat.resolvers import messages as message_resolvers
 from premiumchat.schema.errors import ContractErrors, SingleOperationPerRequest, log_unexpected
+from premiumchat.schema.events import EVENT_TYPES, LobbyEvent, LobbyUpdatedEvent
 from premiumchat.schema.lobbies import (
     Lobby,
     LobbyBan,
     LobbyConnection,
     LobbyMember,
     LogEntryConnection,
-    ModerationAction,
 )
+from premiumchat.schema.messages import Message, MessageConnection
 from premiumchat.schema.scalars import DateTime
 from premiumchat.schema.users import AuthPayload, User
 
@@ -38,6 +41,10 @@ class Query:
     )
     lobby_log: LogEntryConnection = strawberry.field(
         resolver=lobby_resolvers.lobby_log, description="Owner, moderators and staff; oldest entry first."
+    )
+    messages: MessageConnection = strawberry.field(
+        resolver=message_resolvers.messages_,
+        description="Members and staff. Oldest to newest; with neither first nor last, the 50 newest.",
     )
 
 
@@ -66,9 +73,28 @@ class Mutation:
     add_moderator: LobbyMember = strawberry.mutation(resolver=moderation.add_moderator)
     remove_moderator: LobbyMember = strawberry.mutation(resolver=moderation.remove_moderator)
 
+    send_message: Message = strawberry.mutation(resolver=message_resolvers.send_message)
+    delete_message: Message = strawberry.mutation(resolver=message_resolvers.delete_message)
+    set_typing: bool = strawberry.mutation(resolver=message_resolvers.set_typing)
+
     set_premium: User = strawberry.mutation(resolver=moderation.set_premium, description="Staff only.")
     set_user_active: User = strawberry.mutation(
         resolver=moderation.set_user_active, description="Staff only."
+    )
+
+
+@strawberry.type
+class Subscription:
+    lobby_events: AsyncGenerator[LobbyEvent, None] = strawberry.subscription(
+        resolver=message_resolvers.lobby_events,
+        description="Members (and staff) only. With `since` (a message cursor or id), first replays, in "
+        "order, every ChatMessageEvent after it that the subscriber missed, then a ReplayCompletedEvent, "
+        "then goes live with no gap and no duplicate.",
+    )
+    lobby_list_updates: AsyncGenerator[LobbyUpdatedEvent, None] = strawberry.subscription(
+        resolver=message_resolvers.lobby_list_updates,
+        description="The live room list: a LobbyUpdatedEvent whenever a public lobby is created, "
+        "changes (status, participantCount, settings) or closes.",
     )
 
 
@@ -86,8 +112,9 @@ def build_schema(settings: Settings | None = None) -> Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         scalar_overrides={datetime: DateTime},
-        types=[ModerationAction],  # used by the events of lobbyEvents
+        types=[*EVENT_TYPES],
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[
             lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),

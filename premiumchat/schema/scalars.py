@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 
-from premiumchat.timeutil import as_utc, isoformat
+from premiumchat.timeutil import isoformat, parse_datetime
 
 
 def _serialize(value: datetime) -> str:
@@ -17,7 +17,7 @@ def _serialize(value: datetime) -> str:
 def _parse(value: Any) -> datetime:
     if not isinstance(value, str):
         raise ValueError("DateTime must be an ISO 8601 string")
-    return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    return parse_datetime(value)
 
 
 DateTime = strawberry.scalar(

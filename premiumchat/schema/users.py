@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 
 from premiumchat.context import Info
+from premiumchat.timeutil import parse_datetime
 
 if TYPE_CHECKING:
     from premiumchat.db.models import User as UserRow
@@ -21,18 +22,32 @@ class User:
     is_staff: bool
     created_at: datetime
     user_id: strawberry.Private[int]
-    private_email: strawberry.Private[str]
+    # None for users taken from an event: events never carry emails.
+    private_email: strawberry.Private[str | None]
     # True when the viewer is known to be this user (the payload of their own login).
     email_visible: strawberry.Private[bool]
 
     @strawberry.field(description="Only to the user themself and to staff, else null.")
     async def email(self, info: Info) -> str | None:
-        if self.email_visible:
+        if self.email_visible or self.private_email is None:
             return self.private_email
         viewer = await info.context.user()
         if viewer is not None and (viewer.id == self.user_id or viewer.is_staff):
             return self.private_email
         return None
+
+    @classmethod
+    def from_snapshot(cls, snapshot: dict[str, Any]) -> User:
+        return cls(
+            id=strawberry.ID(snapshot["id"]),
+            username=snapshot["username"],
+            is_premium=snapshot["isPremium"],
+            is_staff=snapshot["isStaff"],
+            created_at=parse_datetime(snapshot["createdAt"]),
+            user_id=int(snapshot["id"]),
+            private_email=None,
+            email_visible=False,
+        )
 
     @classmethod
     def from_row(cls, row: UserRow, *, email_visible: bool = False) -> User:

@@ -98,3 +98,15 @@ async def owner_of(session: AsyncSession, lobby: Lobby) -> User:
     owner = await session.get(User, lobby.owner_id)
     assert owner is not None
     return owner
+
+
+async def lobby_and_role(session: AsyncSession, lobby_id: int, user: User) -> tuple[Lobby, str | None]:
+    """The lobby as this user may see it, and their role in it; NOT_FOUND when invisible."""
+    assert user.id is not None
+    lobby = await session.get(Lobby, lobby_id)
+    if lobby is None:
+        raise NotFound(NO_SUCH_LOBBY)
+    member = await queries.get_membership(session, lobby_id, user.id)
+    if not can_see(lobby, user, member is not None):
+        raise NotFound(NO_SUCH_LOBBY)
+    return lobby, member.role if member else None

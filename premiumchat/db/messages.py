@@ -1,0 +1,61 @@
+"""Queries on messages. They never commit."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from premiumchat.db.models import Message
+
+
+async def by_client_id(
+    session: AsyncSession, lobby_id: int, sender_id: int, client_id: str
+) -> Message | None:
+    result = await session.execute(
+        select(Message).where(
+            col(Message.lobby_id) == lobby_id,
+            col(Message.sender_id) == sender_id,
+            col(Message.client_message_id) == client_id,
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def release_client_id(session: AsyncSession, message_id: int) -> None:
+    """Free an expired client id (older than the retry window) for reuse."""
+    await session.execute(update(Message).where(col(Message.id) == message_id).values(client_message_id=None))
+
+
+async def page_forward(
+    session: AsyncSession, lobby_id: int, after_id: int | None, limit: int
+) -> list[Message]:
+    """Oldest first, after a message."""
+    statement = select(Message).where(col(Message.lobby_id) == lobby_id)
+    if after_id is not None:
+        statement = statement.where(col(Message.id) > after_id)
+    result = await session.execute(statement.order_by(col(Message.id)).limit(limit))
+    return list(result.scalars())
+
+
+async def page_backward(
+    session: AsyncSession, lobby_id: int, before_id: int | None, limit: int
+) -> list[Message]:
+    """Newest first, before a message (the caller puts them back in order)."""
+    statement = select(Message).where(col(Message.lobby_id) == lobby_id)
+    if before_id is not None:
+        statement = statement.where(col(Message.id) < before_id)
+    result = await session.execute(statement.order_by(col(Message.id).desc()).limit(limit))
+    return list(result.scalars())
+
+
+async def count_after(session: AsyncSession, lobby_id: int, after_id: int, up_to: int) -> int:
+    """How many messages follow `after_id`, counting at most `up_to` (enough to decide a replay)."""
+    limited = (
+        select(col(Message.id))
+        .where(col(Message.lobby_id) == lobby_id, col(Message.id) > after_id)
+        .limit(up_to)
+        .subquery()
+    )
+    result = await session.execute(select(func.count()).select_from(limited))
+    return int(result.scalar_one())
