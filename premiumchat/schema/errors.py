@@ -22,9 +22,10 @@ def is_unexpected(error: GraphQLError) -> bool:
     original = error.original_error
     if original is None or isinstance(original, (DomainError, GraphQLError)):
         return False
-    # Errors outside any field (variable coercion, a scalar refusing a value)
-    # are about the request, not a fault of the server.
-    return error.path is not None
+    # graphql-core reports a variable or literal it refused at its place in the
+    # document (no field path): that is about the request. A fault of ours has a
+    # field path, or no place at all (raised while a subscription streams).
+    return error.path is not None or not error.nodes
 
 
 def to_contract_error(error: GraphQLError) -> GraphQLError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import strawberry
@@ -13,7 +14,7 @@ from premiumchat.db import lobbies as lobby_queries
 from premiumchat.db import messages as message_queries
 from premiumchat.db.models import LobbyStatus, Message, User
 from premiumchat.errors import BadUserInput, DomainError, Forbidden, LobbyNotOpen
-from premiumchat.realtime.bus import BusConnectionLost, SubscriberLagging, SubscriptionEnded
+from premiumchat.realtime.bus import BusConnectionLost, SubscriberLagging, Subscription, SubscriptionEnded
 from premiumchat.realtime.channels import LOBBY_LIST_CHANNEL, lobby_channel
 from premiumchat.realtime.events import EventBatch, message_snapshot
 from premiumchat.resources import Resources
@@ -37,6 +38,8 @@ async def lobby_stream(
     res: Resources, viewer: User, lobby_id: int, since: str | None
 ) -> AsyncIterator[LobbyEvent]:
     """Check now, so a refusal is an error before any event; stream when iterated."""
+    if not res.bus.connected:
+        raise StreamInterrupted("The server is reconnecting to its event bus: subscribe again in a moment.")
     async with res.sessions() as session:
         lobby, role = await lobby_and_role(session, lobby_id, viewer)
         if role is None and not viewer.is_staff:
@@ -71,7 +74,7 @@ async def _lobby_events(
     connection_id = uuid.uuid4().hex
     # Subscribed before the replay is read: whatever is published meanwhile waits in the
     # queue, and the messages the replay already sent are skipped. No gap, no duplicate.
-    async with res.bus.subscribe(lobby_channel(lobby_id)) as live:
+    async with _subscribed(res, lobby_channel(lobby_id)) as live:
         # Staff who are not members watch invisibly.
         if visible and await res.presence.join(lobby_id, viewer.id, connection_id):
             await _publish_presence(res, lobby_id, viewer, joined=True)
@@ -136,6 +139,15 @@ async def _replay(res: Resources, lobby_id: int, since_id: int) -> list[tuple[in
     return replayed
 
 
+@asynccontextmanager
+async def _subscribed(res: Resources, channel: str) -> AsyncIterator[Subscription]:
+    try:
+        async with res.bus.subscribe(channel) as subscription:
+            yield subscription
+    except BusConnectionLost as error:
+        raise StreamInterrupted() from error
+
+
 async def _leave_presence(res: Resources, lobby_id: int, user: User, connection_id: str) -> None:
     try:
         last = await res.presence.leave(lobby_id, user.id or 0, connection_id)
@@ -155,7 +167,7 @@ async def _publish_presence(res: Resources, lobby_id: int, user: User, *, joined
 
 async def lobby_list_stream(res: Resources) -> AsyncIterator[LobbyEvent]:
     """The live room list: every change of a public lobby (and its last one when it turns private)."""
-    async with res.bus.subscribe(LOBBY_LIST_CHANNEL) as updates:
+    async with _subscribed(res, LOBBY_LIST_CHANNEL) as updates:
         while True:
             try:
                 message = await updates.get()

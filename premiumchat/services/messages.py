@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from premiumchat import pagination, validation
 from premiumchat.db import lobbies as lobby_queries
@@ -18,6 +22,10 @@ from premiumchat.services.browse import Page
 from premiumchat.timeutil import utcnow
 
 CLIENT_ID_RETRY_WINDOW = timedelta(hours=24)
+# pg_advisory_lock(int, int): a key space of our own, then the lobby id.
+ADVISORY_SPACE = 0x7063  # "pc"
+ADVISORY_LOCK = text("SELECT pg_advisory_lock(:space, :key)")
+ADVISORY_UNLOCK = text("SELECT pg_advisory_unlock(:space, :key)")
 DEFAULT_HISTORY_PAGE = 50
 MESSAGE_CURSOR = "MSG"
 TYPING_LIMIT, TYPING_WINDOW_SECONDS = 10, 5
@@ -29,8 +37,8 @@ async def send(
     content = validation.message_content(content)
     client_id = validation.client_message_id(client_message_id)
     try:
-        async with res.lobby_order.hold(lobby_id):
-            return await _send(res, actor, lobby_id, content, client_id)
+        async with _in_lobby_order(res, lobby_id) as session:
+            return await _send(res, session, actor, lobby_id, content, client_id)
     except IntegrityError:
         # A concurrent send with the same client id won the unique constraint: its message is the answer.
         if client_id is None or actor.id is None:
@@ -42,11 +50,37 @@ async def send(
         return existing
 
 
-async def _send(res: Resources, actor: User, lobby_id: int, content: str, client_id: str | None) -> Message:
+@asynccontextmanager
+async def _in_lobby_order(res: Resources, lobby_id: int) -> AsyncIterator[AsyncSession]:
+    """A session in which sends to one lobby run one at a time, from insert through publish.
+
+    Ids are given at insert, events go out after commit: without this, two sends could
+    publish in the opposite order of their ids. Within a process an asyncio lock orders
+    them; across processes, a PostgreSQL advisory lock held on the session's connection
+    through commit and publish (SQLite serves a single process).
+    """
+    async with res.lobby_order.hold(lobby_id), res.engine.connect() as connection:
+        shared = connection.dialect.name == "postgresql"
+        if shared:
+            await connection.execute(ADVISORY_LOCK, {"space": ADVISORY_SPACE, "key": lobby_id})
+            await connection.commit()
+        try:
+            async with AsyncSession(bind=connection, expire_on_commit=False) as session:
+                yield session
+        finally:
+            if shared:
+                await connection.rollback()
+                await connection.execute(ADVISORY_UNLOCK, {"space": ADVISORY_SPACE, "key": lobby_id})
+                await connection.commit()
+
+
+async def _send(
+    res: Resources, session: AsyncSession, actor: User, lobby_id: int, content: str, client_id: str | None
+) -> Message:
     assert actor.id is not None
     settings = res.settings
     batch = EventBatch()
-    async with res.sessions() as session, session.begin():
+    async with session.begin():
         lobby, role = await lobby_and_role(session, lobby_id, actor)
         if role is None:
             raise Forbidden("Only members of a lobby can send messages to it.")
