@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import suppress
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -21,6 +23,8 @@ from strawberry.types.unset import UnsetType
 from premiumchat.auth.tokens import bearer_token
 from premiumchat.context import Context
 from premiumchat.errors import Unauthenticated
+from premiumchat.realtime.bus import SubscriptionEnded
+from premiumchat.realtime.channels import user_channel
 from premiumchat.resources import Resources
 from premiumchat.schema.errors import INTERNAL_MESSAGE
 from premiumchat.services import accounts
@@ -29,6 +33,8 @@ logger = logging.getLogger("premiumchat.view")
 
 WS_FORBIDDEN = 4403
 PAYLOAD_TOKEN_KEYS = ("authorization", "Authorization", "token")
+ACCOUNT_WATCHER = "premiumchat.account_watcher"
+WATCH_START_TIMEOUT_SECONDS = 5
 
 
 def socket_token(params: dict[str, Any] | None, websocket: WebSocket) -> str | None:
@@ -37,6 +43,24 @@ def socket_token(params: dict[str, Any] | None, websocket: WebSocket) -> str | N
         if params and params.get(key):
             return bearer_token(params[key], allow_bare=True)
     return bearer_token(websocket.query_params.get("token"), allow_bare=True)
+
+
+async def _close_on_deactivation(
+    resources: Resources, user_id: int, websocket: WebSocket, watching: asyncio.Event
+) -> None:
+    try:
+        async with resources.bus.subscribe(user_channel(user_id)) as account_events:
+            watching.set()
+            async for message in account_events:
+                if orjson.loads(message).get("type") == "UserDeactivated":
+                    await websocket.close(code=WS_FORBIDDEN, reason="Account deactivated")
+                    return
+    except SubscriptionEnded:
+        # The bus lost Redis: every operation still re-reads the account, so a
+        # deactivated user can do nothing more on this socket.
+        logger.warning("stopped watching the account of user %s: the event bus was interrupted", user_id)
+    finally:
+        watching.set()
 
 
 class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
@@ -122,6 +146,16 @@ class GraphQLView(GraphQL[Context, None]):
     graphql_ws_handler_class = LegacyGraphQLWSHandler
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                watcher: asyncio.Task[None] | None = scope.get(ACCOUNT_WATCHER)
+                if watcher is not None:
+                    watcher.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await watcher
+            return
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
@@ -156,5 +190,13 @@ class GraphQLView(GraphQL[Context, None]):
             user = await accounts.authenticate(context.sessions, context.settings, token)
         except Unauthenticated as error:
             raise ConnectionRejectionError({"message": error.message}) from None
+        assert user.id is not None
         context.socket_user_id = user.id
+        # Deactivation closes the socket at once, whichever process it happens on.
+        watching = asyncio.Event()
+        context.request.scope[ACCOUNT_WATCHER] = asyncio.create_task(
+            _close_on_deactivation(context.resources, user.id, context.request, watching)
+        )
+        with suppress(TimeoutError):
+            await asyncio.wait_for(watching.wait(), WATCH_START_TIMEOUT_SECONDS)
         return await super().on_ws_connect(context)

@@ -155,3 +155,18 @@ async def test_a_real_graphql_client_runs_queries_and_mutations_over_the_socket(
         )
         logout = await session.execute(request)
         assert logout == {"logout": True}
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_deactivation_closes_an_open_socket_with_4403(
+    server: ServerProcess, server_gql: GraphQLClient, account: dict[str, str], protocol: str
+) -> None:
+    from tests.accounts import set_user_flags
+
+    admin = await server_gql.register(f"ws_admin_{protocol.replace('-', '_')}")
+    await set_user_flags(server.env["DATABASE_URL"], admin["user"]["id"], is_staff=True)
+    socket = await RawSocket.open(server.ws_url, protocol)
+    assert (await socket.init({"authorization": f"Bearer {account['access']}"}))["type"] == "connection_ack"
+    deactivate = "mutation($u: ID!) { setUserActive(userId: $u, isActive: false) { id } }"
+    await server_gql.data(deactivate, {"u": account["id"]}, token=admin["accessToken"])
+    assert await socket.close_code() == WS_FORBIDDEN
