@@ -20,6 +20,7 @@ from starlette.routing import Route, WebSocketRoute
 from premiumchat.config import Settings
 from premiumchat.db.engine import create_engine, create_session_factory
 from premiumchat.realtime.bus import EventBus
+from premiumchat.realtime.connections import ConnectionCounter
 from premiumchat.realtime.presence import Presence
 from premiumchat.realtime.ratelimit import RateLimiter
 from premiumchat.realtime.typing_state import TypingState
@@ -74,6 +75,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await bus.connect()
         presence = Presence(settings.redis_url)
         await presence.start()
+        connections = ConnectionCounter(settings.redis_url)
+        await connections.start()
         resources = Resources(
             settings=settings,
             engine=engine,
@@ -82,12 +85,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             limiter=RateLimiter(settings.redis_url),
             presence=presence,
             typing=TypingState(settings.redis_url),
+            connections=connections,
             redis=redis,
         )
         try:
             yield {"resources": resources}
         finally:
             await presence.stop()
+            await connections.stop()
             await resources.typing.close()
             await resources.limiter.close()
             await bus.disconnect()

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from premiumchat.realtime.bus import EventBus
+    from premiumchat.realtime.connections import ConnectionCounter
     from premiumchat.realtime.presence import Presence
     from premiumchat.realtime.ratelimit import RateLimiter
     from premiumchat.realtime.typing_state import TypingState
@@ -28,6 +29,7 @@ class Resources:
     limiter: RateLimiter
     presence: Presence
     typing: TypingState
+    connections: ConnectionCounter
     redis: Redis | None = None
     # Sends to one lobby, from insert to publish, one at a time (see realtime/ordering.py).
     lobby_order: KeyedLocks = field(default_factory=KeyedLocks)

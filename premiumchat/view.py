@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from contextlib import suppress
 from typing import Any
 
@@ -15,6 +16,10 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage as TransportInitMessage,
+)
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionInitMessage
 from strawberry.types.execution import ExecutionResult, PreExecutionError
@@ -33,7 +38,9 @@ logger = logging.getLogger("premiumchat.view")
 
 WS_FORBIDDEN = 4403
 PAYLOAD_TOKEN_KEYS = ("authorization", "Authorization", "token")
+WS_TOO_MANY_CONNECTIONS = 4429
 ACCOUNT_WATCHER = "premiumchat.account_watcher"
+CONNECTION_SLOT = "premiumchat.connection_slot"
 WATCH_START_TIMEOUT_SECONDS = 5
 
 
@@ -43,6 +50,37 @@ def socket_token(params: dict[str, Any] | None, websocket: WebSocket) -> str | N
         if params and params.get(key):
             return bearer_token(params[key], allow_bare=True)
     return bearer_token(websocket.query_params.get("token"), allow_bare=True)
+
+
+async def _take_connection_slot(resources: Resources, user_id: int, scope: Scope) -> None:
+    """Count the socket against MAX_CONNECTIONS_PER_USER, across processes."""
+    connection_id = uuid.uuid4().hex
+    try:
+        admitted = await resources.connections.open(
+            user_id, connection_id, resources.settings.max_connections_per_user
+        )
+    except ConnectionError:
+        # Without Redis the limit cannot be counted; letting the socket in beats refusing everyone.
+        logger.warning("socket of user %s admitted uncounted: the connection counter is unavailable", user_id)
+        return
+    if not admitted:
+        raise TooManyConnections()
+    scope[CONNECTION_SLOT] = (resources, user_id, connection_id)
+
+
+async def _release_socket(scope: Scope) -> None:
+    watcher: asyncio.Task[None] | None = scope.get(ACCOUNT_WATCHER)
+    if watcher is not None:
+        watcher.cancel()
+        with suppress(asyncio.CancelledError):
+            await watcher
+    slot: tuple[Resources, int, str] | None = scope.get(CONNECTION_SLOT)
+    if slot is not None:
+        resources, user_id, connection_id = slot
+        try:
+            await resources.connections.close(user_id, connection_id)
+        except ConnectionError:
+            logger.warning("socket slot of user %s not released: it expires by itself", user_id)
 
 
 async def _close_on_deactivation(
@@ -61,6 +99,20 @@ async def _close_on_deactivation(
         logger.warning("stopped watching the account of user %s: the event bus was interrupted", user_id)
     finally:
         watching.set()
+
+
+class TooManyConnections(Exception):
+    """The user already has MAX_CONNECTIONS_PER_USER sockets open."""
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws, with the contract's 4429 for a socket over the per-user limit."""
+
+    async def handle_connection_init(self, message: TransportInitMessage) -> None:
+        try:
+            await super().handle_connection_init(message)
+        except TooManyConnections:
+            await self.websocket.close(code=WS_TOO_MANY_CONNECTIONS, reason="Too many connections")
 
 
 class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
@@ -84,6 +136,12 @@ class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
         except ConnectionRejectionError as error:
             await self.send_message({"type": "connection_error", "payload": error.payload})
             await self.websocket.close(code=WS_FORBIDDEN, reason="Forbidden")
+            return
+        except TooManyConnections:
+            await self.send_message(
+                {"type": "connection_error", "payload": {"message": "Too many connections"}}
+            )
+            await self.websocket.close(code=WS_TOO_MANY_CONNECTIONS, reason="Too many connections")
             return
         if isinstance(ack_payload, UnsetType) or ack_payload is None:
             await self.send_message({"type": "connection_ack"})
@@ -143,6 +201,7 @@ class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
 
 
 class GraphQLView(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyGraphQLWSHandler
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -150,11 +209,7 @@ class GraphQLView(GraphQL[Context, None]):
             try:
                 await super().__call__(scope, receive, send)
             finally:
-                watcher: asyncio.Task[None] | None = scope.get(ACCOUNT_WATCHER)
-                if watcher is not None:
-                    watcher.cancel()
-                    with suppress(asyncio.CancelledError):
-                        await watcher
+                await _release_socket(scope)
             return
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
@@ -191,6 +246,7 @@ class GraphQLView(GraphQL[Context, None]):
         except Unauthenticated as error:
             raise ConnectionRejectionError({"message": error.message}) from None
         assert user.id is not None
+        await _take_connection_slot(context.resources, user.id, context.request.scope)
         context.socket_user_id = user.id
         # Deactivation closes the socket at once, whichever process it happens on.
         watching = asyncio.Event()

@@ -86,8 +86,8 @@ def unique_names(*names: str) -> list[str]:
     return [f"{name}_{n}" for name in names]
 
 
-def code_and_field(error: dict[str, Any]) -> tuple[str, str | None]:
-    extensions = error.get("extensions") or {}
+def code_and_field(error: dict[str, Any]) -> tuple[str | None, str | None]:
+    extensions: dict[str, Any] = error.get("extensions") or {}
     return extensions.get("code"), extensions.get("field")
 
 
@@ -148,7 +148,7 @@ def node_ids(connection: dict[str, Any]) -> list[str]:
 
 
 def event_summary(event: dict[str, Any]) -> str:
-    kind = event["__typename"]
+    kind: str = event["__typename"]
     if kind == "ChatMessageEvent":
         return f"{kind}({event['message']['id']})"
     for key in ("user", "target"):
@@ -311,7 +311,7 @@ class LiveClient:
         transport = WebsocketsTransport(
             url=ws_url,
             init_payload={"authorization": f"Bearer {account.token}"},
-            subprotocols=[subprotocol],  # type: ignore[list-item]
+            subprotocols=[subprotocol],
             close_timeout=2,
         )
         self.client = Client(transport=transport)
@@ -319,7 +319,7 @@ class LiveClient:
         self.session: Any = None
 
     async def __aenter__(self) -> LiveClient:
-        self.session = await asyncio.wait_for(self.client.connect_async(), WAIT_SECONDS)
+        self.session = await asyncio.wait_for(self.client.connect_async(), WAIT_SECONDS)  # type: ignore[no-untyped-call]
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -331,7 +331,7 @@ class LiveClient:
             return
         for stream in self.streams:
             await stream.stop()
-        await self.client.close_async()
+        await self.client.close_async()  # type: ignore[no-untyped-call]
         self.session = None
 
     def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> Stream:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import jwt
 import pytest
 from gql import Client, GraphQLRequest, gql
@@ -13,6 +16,7 @@ from sqlalchemy import update
 from premiumchat.db.engine import create_engine
 from premiumchat.db.models import User
 from tests.conftest_settings import TEST_SECRET_KEY
+from tests.databases import SqliteDatabases
 from tests.graphql import ME, GraphQLClient
 from tests.servers import ServerProcess
 from tests.wsclient import LEGACY_WS, TRANSPORT_WS, RawSocket
@@ -170,3 +174,35 @@ async def test_deactivation_closes_an_open_socket_with_4403(
     deactivate = "mutation($u: ID!) { setUserActive(userId: $u, isActive: false) { id } }"
     await server_gql.data(deactivate, {"u": account["id"]}, token=admin["accessToken"])
     assert await socket.close_code() == WS_FORBIDDEN
+
+
+@pytest.fixture(scope="module")
+def capped_server(
+    sqlite_databases: SqliteDatabases, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    url = asyncio.run(sqlite_databases.create())
+    process = ServerProcess(url, tmp_path_factory.mktemp("capped"), max_connections_per_user="2").start()
+    yield process
+    process.stop()
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_the_socket_over_the_per_user_limit_closes_with_4429(
+    capped_server: ServerProcess, protocol: str
+) -> None:
+    async with httpx.AsyncClient(base_url=capped_server.http_url) as http:
+        user = await GraphQLClient(http).register(f"capped_{protocol.replace('-', '_')}")
+    payload = {"authorization": f"Bearer {user['accessToken']}"}
+    sockets = [await RawSocket.open(capped_server.ws_url, protocol) for _ in range(2)]
+    for socket in sockets:
+        assert (await socket.init(payload))["type"] == "connection_ack"
+    third = await RawSocket.open(capped_server.ws_url, protocol)
+    await third.send({"type": "connection_init", "payload": payload})
+    assert await third.close_code() == 4429
+    # Closing one frees its place at once.
+    await sockets[0].close()
+    await asyncio.sleep(0.2)  # the server notices the close and releases the slot
+    fourth = await RawSocket.open(capped_server.ws_url, protocol)
+    assert (await fourth.init(payload))["type"] == "connection_ack"
+    await fourth.close()
+    await sockets[1].close()

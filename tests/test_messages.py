@@ -50,7 +50,7 @@ async def room(chat: Chat, database_url: str, *, public: bool = True) -> tuple[U
 
 async def field_error(
     chat: Chat, query: str, variables: dict[str, Any], token: str
-) -> tuple[str, str | None]:
+) -> tuple[str | None, str | None]:
     return code_and_field(await chat.gql.error(query, variables, token))
 
 

@@ -407,3 +407,51 @@ async def test_a_redis_restart_ends_live_streams_with_an_error_and_since_recover
             after = await chat_b.send(bob, lobby_id, "after the outage")
             await resumed.until_message(after["id"])
             assert resumed.chat_message_ids() == [*missed, after["id"]]
+
+
+async def test_deactivation_on_one_process_closes_the_socket_on_the_other(
+    cluster: Cluster, chats: tuple[Chat, Chat]
+) -> None:
+    from tests.wsclient import TRANSPORT_WS, RawSocket
+
+    on_a, _ = chats
+    admin, user = unique_names("admin", "victim")
+    users = await make_users(on_a.gql, cluster.database_url, [admin, user], staff=[admin])
+    socket = await RawSocket.open(cluster.b.ws_url, TRANSPORT_WS)
+    assert (await socket.init({"authorization": f"Bearer {users[user].token}"}))["type"] == "connection_ack"
+    deactivate = "mutation($u: ID!) { setUserActive(userId: $u, isActive: false) { id } }"
+    await on_a.gql.data(deactivate, {"u": users[user].id}, token=users[admin].token)
+    assert await socket.close_code() == 4403
+
+
+@pytest.fixture(scope="module")
+def capped_cluster(
+    postgres_databases: PostgresDatabases, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    cluster = make_cluster(
+        postgres_databases, tmp_path_factory.mktemp("capped"), max_connections_per_user="2"
+    )
+    yield cluster
+    cluster.stop()
+
+
+async def test_the_per_user_socket_limit_holds_across_processes(capped_cluster: Cluster) -> None:
+    from tests.wsclient import LEGACY_WS, TRANSPORT_WS, RawSocket
+
+    async with http_chat(capped_cluster.a) as on_a:
+        (name,) = unique_names("capped")
+        users = await make_users(on_a.gql, capped_cluster.database_url, [name])
+    payload = {"authorization": f"Bearer {users[name].token}"}
+    on_a_socket = await RawSocket.open(capped_cluster.a.ws_url, TRANSPORT_WS)
+    on_b_socket = await RawSocket.open(capped_cluster.b.ws_url, LEGACY_WS)
+    for socket in (on_a_socket, on_b_socket):
+        assert (await socket.init(payload))["type"] == "connection_ack"
+    over = await RawSocket.open(capped_cluster.a.ws_url, TRANSPORT_WS)
+    await over.send({"type": "connection_init", "payload": payload})
+    assert await over.close_code() == 4429
+    await on_b_socket.close()
+    await asyncio.sleep(0.3)  # process B notices the close and releases its slot
+    again = await RawSocket.open(capped_cluster.a.ws_url, TRANSPORT_WS)
+    assert (await again.init(payload))["type"] == "connection_ack"
+    await again.close()
+    await on_a_socket.close()

@@ -34,23 +34,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Protocol
-from urllib.parse import urlsplit
+from collections.abc import Sequence
+from typing import Protocol
 
+from premiumchat.realtime.redis_support import LUA_PRELUDE, connect, unavailable
 from premiumchat.realtime.typing_state import TypingState
-
-if TYPE_CHECKING:
-    from redis.asyncio import Redis
 
 __all__ = ["Presence", "PresenceUnavailable", "TypingState"]
 
 logger = logging.getLogger("premiumchat.realtime")
-
-CONNECT_TIMEOUT_SECONDS = 2.0
-COMMAND_TIMEOUT_SECONDS = 2.0
-MAX_CONNECTIONS = 50
 
 # Entries by lobby: (user id, connection id) of each subscription.
 Entries = dict[int, list[tuple[int, str]]]
@@ -211,21 +203,17 @@ class _MemoryStore:
         return entries
 
 
-# Every script reads the time from Redis, in milliseconds, and keeps dead
-# entries for one more ttl (the grace) so that their own heartbeat can revive them.
+# Every script starts with LUA_PRELUDE (`now`, Redis's time in milliseconds, and
+# keep_at_least()) and live_entry_of(), and keeps dead entries for one more ttl
+# (the grace) so that their own heartbeat can revive them.
 # Finding a user's entries scans the lobby's live ones: a lobby holds at most
 # 64 members (`maxParticipants`), so one key per lobby beats an index per user.
-_LUA_PRELUDE = """
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+_LIVE_ENTRY_OF = """
 local function live_entry_of(key, prefix)
     for _, member in ipairs(redis.call('ZRANGEBYSCORE', key, '(' .. now, '+inf')) do
         if string.sub(member, 1, #prefix) == prefix then return true end
     end
     return false
-end
-local function keep_at_least(key, ms)
-    if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
 end
 """
 
@@ -264,27 +252,28 @@ return result
 
 class _RedisStore:
     def __init__(self, url: str, prefix: str, ttl: float) -> None:
-        self._client = _connect(url)
+        self._client = connect(url, what="presence")
         self._prefix = prefix
         self._ttl_ms = max(round(ttl * 1000), 1)
         register = self._client.register_script
-        self._join = register(_LUA_PRELUDE + _JOIN)
-        self._leave = register(_LUA_PRELUDE + _LEAVE)
-        self._refresh = register(_LUA_PRELUDE + _REFRESH)
-        self._online = register(_LUA_PRELUDE + _ONLINE)
+        prelude = LUA_PRELUDE + _LIVE_ENTRY_OF
+        self._join = register(prelude + _JOIN)
+        self._leave = register(prelude + _LEAVE)
+        self._refresh = register(prelude + _REFRESH)
+        self._online = register(prelude + _ONLINE)
 
     async def join(self, lobby_id: int, user_id: int, connection_id: str) -> bool:
-        with _unavailable():
+        with unavailable(PresenceUnavailable, "presence"):
             return bool(await self._join([self._key(lobby_id)], self._args(user_id, connection_id)))
 
     async def leave(self, lobby_id: int, user_id: int, connection_id: str) -> bool:
-        with _unavailable():
+        with unavailable(PresenceUnavailable, "presence"):
             return bool(await self._leave([self._key(lobby_id)], self._args(user_id, connection_id)))
 
     async def online(self, lobby_ids: list[int]) -> dict[int, list[int]]:
         if not lobby_ids:
             return {}
-        with _unavailable():
+        with unavailable(PresenceUnavailable, "presence"):
             members = await self._online([self._key(lobby_id) for lobby_id in lobby_ids])
         return {
             lobby_id: sorted({int(member.split(b":", 1)[0]) for member in live})
@@ -292,7 +281,7 @@ class _RedisStore:
         }
 
     async def refresh(self, entries: Entries) -> None:
-        with _unavailable():
+        with unavailable(PresenceUnavailable, "presence"):
             async with self._client.pipeline(transaction=False) as pipe:
                 for lobby_id, mine in entries.items():
                     members = [f"{user_id}:{connection_id}" for user_id, connection_id in mine]
@@ -300,7 +289,7 @@ class _RedisStore:
                 await pipe.execute()
 
     async def remove(self, entries: Entries) -> None:
-        with _unavailable():
+        with unavailable(PresenceUnavailable, "presence"):
             async with self._client.pipeline(transaction=False) as pipe:
                 for lobby_id, mine in entries.items():
                     pipe.zrem(
@@ -318,38 +307,3 @@ class _RedisStore:
     def _args(self, user_id: int, connection_id: str) -> list[str | int]:
         # The member, and the prefix shared by all of the user's members in the lobby.
         return [f"{user_id}:{connection_id}", f"{user_id}:", self._ttl_ms]
-
-
-@contextmanager
-def _unavailable() -> Iterator[None]:
-    from redis.exceptions import RedisError
-
-    try:
-        yield
-    except RedisError as error:
-        raise PresenceUnavailable(f"presence: cannot reach Redis: {error}") from error
-
-
-def _connect(url: str) -> Redis:
-    scheme = urlsplit(url).scheme
-    if scheme not in ("redis", "rediss"):
-        raise ValueError(f"unsupported presence URL scheme {scheme!r} (use redis:// or rediss://)")
-    # Imported here so that in-process presence needs no Redis client installed.
-    from redis.asyncio import BlockingConnectionPool, Redis
-    from redis.asyncio.retry import Retry
-    from redis.backoff import NoBackoff
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
-    # Blocking: redis-py's default pool fails the 101st concurrent command
-    # ("Too many connections") where a burst should wait its turn. One retry,
-    # and only on a failed connection (a pooled one Redis had closed):
-    # a join that timed out may have run, and running it again would answer False.
-    pool = BlockingConnectionPool.from_url(
-        url,
-        max_connections=MAX_CONNECTIONS,
-        timeout=COMMAND_TIMEOUT_SECONDS,
-        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-        socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        socket_timeout=COMMAND_TIMEOUT_SECONDS,
-    )
-    return Redis.from_pool(pool)
