@@ -181,7 +181,12 @@ def capped_server(
     sqlite_databases: SqliteDatabases, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
     url = asyncio.run(sqlite_databases.create())
-    process = ServerProcess(url, tmp_path_factory.mktemp("capped"), max_connections_per_user="2").start()
+    process = ServerProcess(
+        url,
+        tmp_path_factory.mktemp("capped"),
+        max_connections_per_user="2",
+        max_subscriptions_per_connection="2",
+    ).start()
     yield process
     process.stop()
 
@@ -206,3 +211,34 @@ async def test_the_socket_over_the_per_user_limit_closes_with_4429(
     assert (await fourth.init(payload))["type"] == "connection_ack"
     await fourth.close()
     await sockets[1].close()
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_operations_over_the_per_socket_limit_get_an_error_and_the_socket_goes_on(
+    capped_server: ServerProcess, protocol: str
+) -> None:
+    async with httpx.AsyncClient(base_url=capped_server.http_url) as http:
+        user = await GraphQLClient(http).register(f"subs_{protocol.replace('-', '_')}")
+    socket = await RawSocket.open(capped_server.ws_url, protocol)
+    try:
+        assert (await socket.init({"authorization": f"Bearer {user['accessToken']}"}))[
+            "type"
+        ] == "connection_ack"
+        start = "start" if protocol == LEGACY_WS else "subscribe"
+        watch = {"query": "subscription { lobbyListUpdates { lobbyId } }"}
+        for operation_id in ("1", "2"):
+            await socket.send({"id": operation_id, "type": start, "payload": watch})
+        await asyncio.sleep(0.2)
+        await socket.send({"id": "3", "type": start, "payload": watch})
+        refused = await socket.receive()
+        assert refused["type"] == "error"
+        assert refused["id"] == "3"
+        # The socket and its other operations go on: stop one, and a query runs again.
+        await socket.send({"id": "1", "type": "stop" if protocol == LEGACY_WS else "complete"})
+        if protocol == LEGACY_WS:  # the legacy protocol confirms a stop
+            assert await socket.receive() == {"type": "complete", "id": "1"}
+        await asyncio.sleep(0.2)
+        messages = await socket.run("4", "{ me { id } }")
+        assert messages[0]["payload"] == {"data": {"me": {"id": user["user"]["id"]}}}
+    finally:
+        await socket.close()
