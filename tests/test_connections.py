@@ -67,9 +67,9 @@ async def eventually_counts(counter: ConnectionCounter, user_id: int, expected: 
 
 async def crash(counter: ConnectionCounter) -> None:
     """End a counter as a killed process would: no more heartbeats, nothing removed."""
-    assert counter._heartbeat is not None
-    counter._heartbeat.cancel()
-    await asyncio.wait([counter._heartbeat])
+    assert counter._mine._heartbeat is not None
+    counter._mine._heartbeat.cancel()
+    await asyncio.wait([counter._mine._heartbeat])
     await counter._store.close()
 
 
@@ -77,7 +77,7 @@ async def test_the_limit_is_enforced_and_close_frees_a_slot(counter: ConnectionC
     assert [await counter.open(7, f"socket-{number}", 3) for number in range(4)] == [True, True, True, False]
     assert await counter.count(7) == 3
     assert await counter.open(7, "socket-4", 3) is False
-    assert counter._mine == {7: {"socket-0", "socket-1", "socket-2"}}  # refused ones are not refreshed
+    assert counter._mine._mine == {7: {"socket-0", "socket-1", "socket-2"}}  # refused ones are not refreshed
     # Users are counted apart; one with nothing open counts 0.
     assert await counter.open(8, "socket-0", 3) is True
     assert await counter.count(8) == 1
@@ -211,7 +211,7 @@ async def test_stop_removes_the_entries_in_process() -> None:
     await counter.start()
     await counter.open(7, "socket-1", 5)
     await counter.stop()
-    assert counter._mine == {}
+    assert counter._mine._mine == {}
     assert await counter.count(7) == 0
 
 
@@ -242,7 +242,7 @@ async def test_an_unreachable_redis_raises_and_stop_still_closes() -> None:
         await counter.open(7, "socket", 5)
     with pytest.raises(ConnectionError):  # callers may catch the built-in base
         await counter.count(7)
-    assert counter._mine == {}  # a failed open is not refreshed by the heartbeat
+    assert counter._mine._mine == {}  # a failed open is not refreshed by the heartbeat
     await counter.stop()
     assert time.monotonic() - started < WAIT_SECONDS
 

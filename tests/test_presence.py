@@ -74,9 +74,9 @@ async def eventually_online(presence: Presence, lobby_id: int, users: list[int])
 
 async def crash(presence: Presence) -> None:
     """End a Presence as a killed process would: no more heartbeats, nothing removed."""
-    assert presence._heartbeat is not None
-    presence._heartbeat.cancel()
-    await asyncio.wait([presence._heartbeat])
+    assert presence._mine._heartbeat is not None
+    presence._mine._heartbeat.cancel()
+    await asyncio.wait([presence._mine._heartbeat])
     await presence._store.close()
 
 
@@ -273,7 +273,7 @@ async def test_an_unreachable_redis_raises_and_stop_still_closes() -> None:
         await presence.join(1, 7, "tab")
     with pytest.raises(ConnectionError):  # callers may catch the built-in base
         await presence.online([1])
-    assert presence._mine == {}  # a failed join is not refreshed by the heartbeat
+    assert presence._mine._mine == {}  # a failed join is not refreshed by the heartbeat
     await presence.stop()
     assert time.monotonic() - started < WAIT_SECONDS
 

@@ -35,11 +35,11 @@ even if `start()` was not called. A Redis failure raises
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Protocol
 
+from premiumchat.realtime.heartbeat import LocalEntries
 from premiumchat.realtime.redis_support import LUA_PRELUDE, connect, unavailable
 
 __all__ = ["ConnectionCounter", "ConnectionCounterUnavailable"]
@@ -65,73 +65,40 @@ class ConnectionCounter:
             _MemoryStore(ttl_seconds) if redis_url is None else _RedisStore(redis_url, prefix, ttl_seconds)
         )
         # This process's sockets: what the heartbeat refreshes and stop() removes.
-        self._mine: dict[int, set[str]] = {}
-        self._heartbeat: asyncio.Task[None] | None = None
+        self._mine: LocalEntries[int, str] = LocalEntries(
+            "connections", ttl_seconds, self._store.refresh, self._store.remove, ConnectionCounterUnavailable
+        )
 
     async def start(self) -> None:
-        if self._heartbeat is not None:
-            raise RuntimeError("the connection counter is already started")
-        self._heartbeat = asyncio.create_task(self._beat(), name="premiumchat connection counter heartbeat")
+        self._mine.start()
 
     async def stop(self) -> None:
-        task, self._heartbeat = self._heartbeat, None
-        if task is not None:
-            task.cancel()
-            await asyncio.wait([task])
-        mine, self._mine = self._mine, {}
         try:
-            if mine:
-                await self._store.remove({user_id: list(ids) for user_id, ids in mine.items()})
-        except ConnectionCounterUnavailable as error:
-            logger.warning(
-                "connections: cannot remove this process's entries (%s); they expire by themselves", error
-            )
+            await self._mine.stop()
         finally:
             await self._store.close()
 
     async def open(self, user_id: int, connection_id: str, limit: int) -> bool:
         """Take one of the user's `limit` slots for this socket; False (nothing stored) when all are taken."""
-        # Known before it is sent, so the heartbeat may refresh it as soon as it exists.
-        self._mine.setdefault(user_id, set()).add(connection_id)
+        self._mine.remember(user_id, connection_id)
         try:
             opened = await self._store.open(user_id, connection_id, limit)
         except BaseException:
             # Unknown whether it arrived; if it did, unrefreshed, it expires.
-            self._forget(user_id, connection_id)
+            self._mine.forget(user_id, connection_id)
             raise
         if not opened:
-            self._forget(user_id, connection_id)
+            self._mine.forget(user_id, connection_id)
         return opened
 
     async def close(self, user_id: int, connection_id: str) -> None:
         """Free the socket's slot (nothing happens for one not open)."""
-        # Forgotten first: a heartbeat sent from now on cannot touch it.
-        self._forget(user_id, connection_id)
+        self._mine.forget(user_id, connection_id)
         await self._store.close_one(user_id, connection_id)
 
     async def count(self, user_id: int) -> int:
         """The user's live connections, on every process."""
         return await self._store.count(user_id)
-
-    def _forget(self, user_id: int, connection_id: str) -> None:
-        ids = self._mine.get(user_id)
-        if ids is not None:
-            ids.discard(connection_id)
-            if not ids:
-                del self._mine[user_id]
-
-    async def _beat(self) -> None:
-        while True:
-            await asyncio.sleep(self._ttl / 3)
-            if not self._mine:
-                continue
-            try:
-                await self._store.refresh({user_id: list(ids) for user_id, ids in self._mine.items()})
-            except ConnectionCounterUnavailable as error:
-                logger.warning("connections: heartbeat failed (%s); retrying in %.1f s", error, self._ttl / 3)
-            except Exception:
-                # A bug here must not let every entry of the process expire.
-                logger.exception("connections: heartbeat failed")
 
 
 class _Store(Protocol):

@@ -31,12 +31,12 @@ shutdown, even if `start()` was not called. A Redis failure raises
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Sequence
 from typing import Protocol
 
+from premiumchat.realtime.heartbeat import LocalEntries
 from premiumchat.realtime.redis_support import LUA_PRELUDE, connect, unavailable
 from premiumchat.realtime.typing_state import TypingState
 
@@ -63,73 +63,38 @@ class Presence:
             _MemoryStore(ttl_seconds) if redis_url is None else _RedisStore(redis_url, prefix, ttl_seconds)
         )
         # This process's subscriptions: what the heartbeat refreshes and stop() removes.
-        self._mine: dict[int, set[tuple[int, str]]] = {}
-        self._heartbeat: asyncio.Task[None] | None = None
+        self._mine: LocalEntries[int, tuple[int, str]] = LocalEntries(
+            "presence", ttl_seconds, self._store.refresh, self._store.remove, PresenceUnavailable
+        )
 
     async def start(self) -> None:
-        if self._heartbeat is not None:
-            raise RuntimeError("presence is already started")
-        self._heartbeat = asyncio.create_task(self._beat(), name="premiumchat presence heartbeat")
+        self._mine.start()
 
     async def stop(self) -> None:
-        task, self._heartbeat = self._heartbeat, None
-        if task is not None:
-            task.cancel()
-            await asyncio.wait([task])
-        mine, self._mine = self._mine, {}
         try:
-            if mine:
-                await self._store.remove({lobby_id: list(entries) for lobby_id, entries in mine.items()})
-        except PresenceUnavailable as error:
-            logger.warning(
-                "presence: cannot remove this process's entries (%s); they expire by themselves", error
-            )
+            await self._mine.stop()
         finally:
             await self._store.close()
 
     async def join(self, lobby_id: int, user_id: int, connection_id: str) -> bool:
         """Register a subscription; True when it is the user's first live one in the lobby."""
         entry = (user_id, connection_id)
-        # Known before it is sent, so the heartbeat may refresh it as soon as it exists.
-        self._mine.setdefault(lobby_id, set()).add(entry)
+        self._mine.remember(lobby_id, entry)
         try:
             return await self._store.join(lobby_id, user_id, connection_id)
         except BaseException:
             # Unknown whether it arrived; if it did, unrefreshed, it expires.
-            self._forget(lobby_id, entry)
+            self._mine.forget(lobby_id, entry)
             raise
 
     async def leave(self, lobby_id: int, user_id: int, connection_id: str) -> bool:
         """Remove a subscription; True when it was the user's last live one in the lobby."""
-        # Forgotten first: a heartbeat sent from now on cannot touch it.
-        self._forget(lobby_id, (user_id, connection_id))
+        self._mine.forget(lobby_id, (user_id, connection_id))
         return await self._store.leave(lobby_id, user_id, connection_id)
 
     async def online(self, lobby_ids: Sequence[int]) -> dict[int, list[int]]:
         """The users online in each lobby (sorted, each once), in one round trip."""
         return await self._store.online(list(dict.fromkeys(lobby_ids)))
-
-    def _forget(self, lobby_id: int, entry: tuple[int, str]) -> None:
-        entries = self._mine.get(lobby_id)
-        if entries is not None:
-            entries.discard(entry)
-            if not entries:
-                del self._mine[lobby_id]
-
-    async def _beat(self) -> None:
-        while True:
-            await asyncio.sleep(self._ttl / 3)
-            if not self._mine:
-                continue
-            try:
-                await self._store.refresh(
-                    {lobby_id: list(entries) for lobby_id, entries in self._mine.items()}
-                )
-            except PresenceUnavailable as error:
-                logger.warning("presence: heartbeat failed (%s); retrying in %.1f s", error, self._ttl / 3)
-            except Exception:
-                # A bug here must not let every entry of the process expire.
-                logger.exception("presence: heartbeat failed")
 
 
 class _Store(Protocol):
