@@ -75,6 +75,16 @@ class Context:
         user = await self.user()
         return user.id if user else None
 
+    def known_user_id(self) -> int | None:
+        """The caller's id if already identified, without a read (for logs and metrics)."""
+        if self.is_websocket:
+            return self.socket_user_id
+        task = self._user_task
+        if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+            return None
+        user = task.result()
+        return user.id if user else None
+
     async def loaders(self) -> Loaders:
         """DataLoaders for this request; a socket's operations share them, uncached."""
         if self._loaders is None:

@@ -19,6 +19,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from premiumchat.config import Settings
 from premiumchat.db.engine import create_engine, create_session_factory
+from premiumchat.metrics import Metrics, metrics_endpoint
 from premiumchat.realtime.bus import EventBus
 from premiumchat.realtime.connections import ConnectionCounter
 from premiumchat.realtime.presence import Presence
@@ -62,6 +63,7 @@ async def readyz(request: Request) -> JSONResponse:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
+    metrics = Metrics()  # observability: one registry per app
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[State]:
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             typing=TypingState(settings.redis_url),
             connections=connections,
             redis=redis,
+            metrics=metrics,
         )
         try:
             yield {"resources": resources}
@@ -127,6 +130,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", view),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),  # no authentication (API.md)
         ],
         middleware=middleware,
         lifespan=lifespan,

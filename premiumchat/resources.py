@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from premiumchat.config import Settings
+from premiumchat.metrics import Metrics
 from premiumchat.realtime.ordering import KeyedLocks
 
 if TYPE_CHECKING:
@@ -33,3 +34,5 @@ class Resources:
     redis: Redis | None = None
     # Sends to one lobby, from insert to publish, one at a time (see realtime/ordering.py).
     lobby_order: KeyedLocks = field(default_factory=KeyedLocks)
+    # Made by create_app, so /metrics and the counters share one registry per app.
+    metrics: Metrics = field(default_factory=Metrics)

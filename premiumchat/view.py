@@ -206,9 +206,12 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
+            sockets = scope["state"]["resources"].metrics.websocket_connections  # observability
+            sockets.inc()
             try:
                 await super().__call__(scope, receive, send)
             finally:
+                sockets.dec()
                 await _release_socket(scope)
             return
         if scope["type"] != "http":

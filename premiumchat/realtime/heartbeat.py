@@ -15,6 +15,8 @@ from typing import Generic, TypeVar
 
 logger = logging.getLogger("premiumchat.realtime")
 
+STOP_TIMEOUT_SECONDS = 5
+
 K = TypeVar("K", bound=Hashable)
 E = TypeVar("E", bound=Hashable)
 
@@ -58,7 +60,8 @@ class LocalEntries(Generic[K, E]):
         task, self._heartbeat = self._heartbeat, None
         if task is not None:
             task.cancel()
-            await asyncio.wait([task])
+            # Bounded: shutdown must not hang on a refresh stuck in a dead connection.
+            await asyncio.wait([task], timeout=STOP_TIMEOUT_SECONDS)
         mine, self._mine = self._mine, {}
         if not mine:
             return

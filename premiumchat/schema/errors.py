@@ -51,6 +51,17 @@ def to_contract_error(error: GraphQLError) -> GraphQLError:
     )
 
 
+def contract_code(error: GraphQLError) -> str:
+    """The `extensions.code` the client gets (or got) for this error, mapped yet or not."""
+    original = error.original_error
+    if isinstance(original, DomainError):
+        return original.code
+    if is_unexpected(error):
+        return "INTERNAL"
+    code = (error.extensions or {}).get("code")
+    return code if isinstance(code, str) else "BAD_USER_INPUT"
+
+
 def log_unexpected(errors: list[GraphQLError], execution_context: ExecutionContext | None) -> None:
     for error in errors:
         if is_unexpected(error):

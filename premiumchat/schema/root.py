@@ -12,6 +12,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types.execution import ExecutionContext
 
 from premiumchat.config import Settings
+from premiumchat.observability import Observability
 from premiumchat.resolvers import accounts, moderation
 from premiumchat.resolvers import lobbies as lobby_resolvers
 from premiumchat.resolvers import messages as message_resolvers
@@ -122,5 +123,6 @@ def build_schema(settings: Settings | None = None) -> Schema:
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
             SingleOperationPerRequest,
             ContractErrors,
+            Observability,  # access log, operation metrics, error counter
         ],
     )

@@ -51,7 +51,8 @@ async def lobby_stream(
             anchor = await session.get(Message, since_id)
             if anchor is None or anchor.lobby_id != lobby_id:
                 raise BadUserInput("since", "`since` names no message of this lobby.")
-    return _lobby_events(res, viewer, lobby_id, visible=role is not None, since_id=since_id)
+    events = _lobby_events(res, viewer, lobby_id, visible=role is not None, since_id=since_id)
+    return res.metrics.counted("lobbyEvents", events, lobby_id)
 
 
 def _ends_stream(payload: dict[str, Any], viewer_id: str) -> bool:
@@ -165,8 +166,12 @@ async def _publish_presence(res: Resources, lobby_id: int, user: User, *, joined
     await batch.publish(res.bus)
 
 
-async def lobby_list_stream(res: Resources) -> AsyncIterator[LobbyEvent]:
+def lobby_list_stream(res: Resources) -> AsyncIterator[LobbyEvent]:
     """The live room list: every change of a public lobby (and its last one when it turns private)."""
+    return res.metrics.counted("lobbyListUpdates", _lobby_list_events(res))
+
+
+async def _lobby_list_events(res: Resources) -> AsyncIterator[LobbyEvent]:
     async with _subscribed(res, LOBBY_LIST_CHANNEL) as updates:
         while True:
             try:

@@ -109,6 +109,7 @@ async def _send(
             "messages", str(actor.id), settings.rate_limit_messages, settings.rate_limit_window_seconds
         )
         if retry_after is not None:
+            res.metrics.rate_limited_messages.inc()
             raise RateLimited(
                 retry_after,
                 f"Slow down: at most {settings.rate_limit_messages} messages every "
@@ -118,6 +119,7 @@ async def _send(
         if await res.typing.stop(lobby_id, actor.id):
             batch.typing(lobby_id, actor, is_typing=False, expires_at=None)
     await batch.publish(res.bus)
+    res.metrics.messages_sent.inc()
     return message
 
 
@@ -216,6 +218,7 @@ async def set_typing(res: Resources, actor: User, lobby_id: int, is_typing: bool
     # Its own, looser limit: typing indicators must not flood a lobby either.
     retry_after = await res.limiter.hit("typing", str(actor.id), TYPING_LIMIT, TYPING_WINDOW_SECONDS)
     if retry_after is not None:
+        res.metrics.rate_limited_typing.inc()
         raise RateLimited(retry_after)
     ttl = res.settings.typing_ttl_seconds
     batch = EventBatch()
