@@ -18,6 +18,7 @@ from tests import services
 from tests.conftest_settings import TEST_SECRET_KEY
 from tests.databases import PostgresDatabases, SqliteDatabases, truncate_all
 from tests.graphql import GraphQLClient
+from tests.redis_server import RedisServer, start_private_redis
 from tests.servers import ServerProcess
 
 
@@ -133,3 +134,17 @@ def fresh_database_url(request: pytest.FixtureRequest, sqlite_databases: SqliteD
         return asyncio.run(sqlite_databases.create())
     postgres: PostgresDatabases = request.getfixturevalue("postgres_databases")
     return asyncio.run(postgres.create())
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def redis_url(request: pytest.FixtureRequest) -> str | None:
+    """None for the in-process backend, else the test Redis: one suite for both."""
+    return None if request.param == "memory" else services.require_redis()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own, to stop and restart (never the shared one)."""
+    server = start_private_redis(tmp_path)
+    yield server
+    server.stop()

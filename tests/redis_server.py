@@ -12,6 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests import services
 from tests.servers import free_port
 
 STARTUP_TIMEOUT_SECONDS = 10
@@ -86,3 +87,12 @@ class RedisServer:
                 return sock.recv(16).startswith(b"+PONG")
         except OSError:
             return False
+
+
+def start_private_redis(work_dir: Path) -> RedisServer:
+    """A redis-server of the test's own; skips (or, in CI, fails) without the binary."""
+    binary = redis_server_binary()
+    if binary is None:
+        services.unavailable("redis-server (for a private Redis)", "$PATH")
+    assert binary is not None
+    return RedisServer(binary, work_dir).start()

@@ -31,3 +31,10 @@ def unavailable(service: str, url: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"{message} and PREMIUMCHAT_TEST_REQUIRE_SERVICES is set", pytrace=False)
     pytest.skip(f"{message} (set PREMIUMCHAT_TEST_POSTGRES_URL / _REDIS_URL, or start it)")
+
+
+def require_redis() -> str:
+    """The test Redis URL; skips (or, in CI, fails) the test when Redis does not answer."""
+    if not reachable(REDIS_URL, 6379):
+        unavailable("Redis", REDIS_URL)
+    return REDIS_URL

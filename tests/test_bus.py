@@ -6,9 +6,8 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
-from pathlib import Path
 
 import pytest
 from broadcaster._backends.memory import MemoryBackend
@@ -25,7 +24,7 @@ from premiumchat.realtime.bus import (
 from premiumchat.realtime.channels import LOBBY_LIST_CHANNEL, lobby_channel, user_channel
 from premiumchat.realtime.redis_backend import RedisBackend
 from tests import services
-from tests.redis_server import RedisServer, redis_server_binary
+from tests.redis_server import RedisServer
 
 WAIT_SECONDS = 5
 POLL_SECONDS = 0.01
@@ -36,15 +35,9 @@ def new_channel(name: str = "test") -> str:
     return f"test-bus:{uuid.uuid4().hex}:{name}"
 
 
-def require_redis() -> str:
-    if not services.reachable(services.REDIS_URL, 6379):
-        services.unavailable("Redis", services.REDIS_URL)
-    return services.REDIS_URL
-
-
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 def bus_url(request: pytest.FixtureRequest) -> str:
-    return "memory://" if request.param == "memory" else require_redis()
+    return "memory://" if request.param == "memory" else services.require_redis()
 
 
 @pytest.fixture
@@ -53,17 +46,6 @@ async def bus(bus_url: str) -> AsyncIterator[EventBus]:
     await bus.connect()
     yield bus
     await bus.disconnect()
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    binary = redis_server_binary()
-    if binary is None:
-        services.unavailable("redis-server (for a private server)", "$PATH")
-    assert binary is not None
-    server = RedisServer(binary, tmp_path).start()
-    yield server
-    server.stop()
 
 
 async def receive(subscription: Subscription, count: int) -> list[str]:
@@ -277,7 +259,7 @@ async def test_memory_buses_are_separate() -> None:
 
 @pytest.mark.redis
 async def test_buses_on_one_redis_see_each_others_messages() -> None:
-    url = require_redis()
+    url = services.require_redis()
     first, second = EventBus(url), EventBus(url)
     await first.connect()
     await second.connect()

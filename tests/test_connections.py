@@ -18,20 +18,9 @@ WAIT_SECONDS = 5
 POLL_SECONDS = 0.02
 
 
-def require_redis() -> str:
-    if not services.reachable(services.REDIS_URL, 6379):
-        services.unavailable("Redis", services.REDIS_URL)
-    return services.REDIS_URL
-
-
 def new_prefix() -> str:
     # Redis is shared with other tests and processes: never reuse a key.
     return f"test-connections:{uuid.uuid4().hex}"
-
-
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-def redis_url(request: pytest.FixtureRequest) -> str | None:
-    return None if request.param == "memory" else require_redis()
 
 
 @pytest.fixture
@@ -166,7 +155,7 @@ async def test_a_stalled_heartbeat_revives_its_entries_but_never_one_that_closed
 
 @pytest.mark.redis
 async def test_a_crashed_process_frees_its_slots_and_a_live_one_keeps_them() -> None:
-    url, prefix = require_redis(), new_prefix()
+    url, prefix = services.require_redis(), new_prefix()
     crashed = ConnectionCounter(url, ttl_seconds=0.5, prefix=prefix)
     survivor = ConnectionCounter(url, ttl_seconds=0.5, prefix=prefix)
     await crashed.start()
@@ -191,7 +180,7 @@ async def test_a_crashed_process_frees_its_slots_and_a_live_one_keeps_them() -> 
 
 @pytest.mark.redis
 async def test_stop_removes_the_entries_of_its_process_only() -> None:
-    url, prefix = require_redis(), new_prefix()
+    url, prefix = services.require_redis(), new_prefix()
     leaving, staying = ConnectionCounter(url, prefix=prefix), ConnectionCounter(url, prefix=prefix)
     await leaving.start()
     await staying.start()
@@ -217,7 +206,7 @@ async def test_stop_removes_the_entries_in_process() -> None:
 
 @pytest.mark.redis
 async def test_redis_keys_carry_the_prefix_and_expire() -> None:
-    url, prefix = require_redis(), new_prefix()
+    url, prefix = services.require_redis(), new_prefix()
     counter = ConnectionCounter(url, ttl_seconds=5, prefix=prefix)
     client = Redis.from_url(url)
     try:

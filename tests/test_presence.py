@@ -6,8 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -15,27 +14,16 @@ from redis.asyncio import Redis
 from premiumchat.realtime.presence import Presence, PresenceUnavailable, TypingState
 from premiumchat.realtime.typing_state import TypingStateUnavailable
 from tests import services
-from tests.redis_server import RedisServer, redis_server_binary
+from tests.redis_server import RedisServer
 from tests.servers import free_port
 
 WAIT_SECONDS = 5
 POLL_SECONDS = 0.02
 
 
-def require_redis() -> str:
-    if not services.reachable(services.REDIS_URL, 6379):
-        services.unavailable("Redis", services.REDIS_URL)
-    return services.REDIS_URL
-
-
 def new_prefix() -> str:
     # Redis is shared with other tests and processes: never reuse a key.
     return f"test-presence:{uuid.uuid4().hex}"
-
-
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-def redis_url(request: pytest.FixtureRequest) -> str | None:
-    return None if request.param == "memory" else require_redis()
 
 
 @pytest.fixture
@@ -51,17 +39,6 @@ async def typing_state(redis_url: str | None) -> AsyncIterator[TypingState]:
     state = TypingState(redis_url, prefix=new_prefix())
     yield state
     await state.close()
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    binary = redis_server_binary()
-    if binary is None:
-        services.unavailable("redis-server (for a private server)", "$PATH")
-    assert binary is not None
-    server = RedisServer(binary, tmp_path).start()
-    yield server
-    server.stop()
 
 
 async def eventually_online(presence: Presence, lobby_id: int, users: list[int]) -> None:
@@ -162,7 +139,7 @@ async def test_a_stalled_heartbeat_revives_its_entries_but_never_one_that_left(r
 
 @pytest.mark.redis
 async def test_two_tabs_on_two_processes_get_one_join_and_one_leave() -> None:
-    url, prefix = require_redis(), new_prefix()
+    url, prefix = services.require_redis(), new_prefix()
     first, second = Presence(url, prefix=prefix), Presence(url, prefix=prefix)
     await first.start()
     await second.start()
@@ -185,7 +162,7 @@ async def test_two_tabs_on_two_processes_get_one_join_and_one_leave() -> None:
 
 @pytest.mark.redis
 async def test_stop_removes_the_entries_of_its_process_only() -> None:
-    url, prefix = require_redis(), new_prefix()
+    url, prefix = services.require_redis(), new_prefix()
     leaving, staying = Presence(url, prefix=prefix), Presence(url, prefix=prefix)
     await leaving.start()
     await staying.start()
@@ -201,7 +178,7 @@ async def test_stop_removes_the_entries_of_its_process_only() -> None:
 
 @pytest.mark.redis
 async def test_a_crashed_process_leaves_no_ghost() -> None:
-    url, prefix = require_redis(), new_prefix()
+    url, prefix = services.require_redis(), new_prefix()
     crashed, survivor = Presence(url, ttl_seconds=0.5, prefix=prefix), Presence(url, prefix=prefix)
     await crashed.start()
     await survivor.start()
@@ -251,7 +228,7 @@ async def test_the_heartbeat_outlives_a_redis_outage(
 
 @pytest.mark.redis
 async def test_redis_keys_carry_the_prefix_and_expire() -> None:
-    url, prefix = require_redis(), new_prefix()
+    url, prefix = services.require_redis(), new_prefix()
     presence = Presence(url, ttl_seconds=5, prefix=prefix)
     client = Redis.from_url(url)
     try:
@@ -338,7 +315,7 @@ async def test_typing_in_process_forgets_expired_flags() -> None:
 
 @pytest.mark.redis
 async def test_typing_is_shared_between_processes() -> None:
-    url, prefix = require_redis(), new_prefix()
+    url, prefix = services.require_redis(), new_prefix()
     first, second = TypingState(url, prefix=prefix), TypingState(url, prefix=prefix)
     client = Redis.from_url(url)
     try:

@@ -17,20 +17,9 @@ from tests.servers import free_port
 WAIT_SECONDS = 5
 
 
-def require_redis() -> str:
-    if not services.reachable(services.REDIS_URL, 6379):
-        services.unavailable("Redis", services.REDIS_URL)
-    return services.REDIS_URL
-
-
 def new_namespace() -> str:
     # Redis is shared with other tests and processes: never reuse a key.
     return f"test-{uuid.uuid4().hex}"
-
-
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-def redis_url(request: pytest.FixtureRequest) -> str | None:
-    return None if request.param == "memory" else require_redis()
 
 
 @pytest.fixture
@@ -99,7 +88,7 @@ async def test_a_burst_of_concurrent_hits_is_counted_exactly(limiter: RateLimite
 
 @pytest.mark.redis
 async def test_two_processes_on_one_redis_enforce_one_limit() -> None:
-    url = require_redis()
+    url = services.require_redis()
     first, second = RateLimiter(url), RateLimiter(url)
     namespace = new_namespace()
     try:
@@ -123,7 +112,7 @@ async def test_two_processes_on_one_redis_enforce_one_limit() -> None:
 
 @pytest.mark.redis
 async def test_redis_keys_carry_the_prefix_and_expire() -> None:
-    url = require_redis()
+    url = services.require_redis()
     prefix = f"test-ratelimit-{uuid.uuid4().hex}"
     limiter = RateLimiter(url, prefix=prefix)
     client = Redis.from_url(url)

@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests import services
 from tests.databases import PostgresDatabases
 from tests.graphql import ME, GraphQLClient
 from tests.lobbies import Account, Users, make_users
@@ -26,20 +25,12 @@ from tests.realtime import (
     LiveClient,
     unique_names,
 )
-from tests.redis_server import RedisServer, redis_server_binary
+from tests.redis_server import RedisServer, start_private_redis
 from tests.servers import ServerProcess
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 RECOVERY_SECONDS = 30
-
-
-def start_private_redis(work_dir: Path) -> RedisServer:
-    binary = redis_server_binary()
-    if binary is None:
-        services.unavailable("redis-server (for a private Redis)", "$PATH")
-    assert binary is not None
-    return RedisServer(binary, work_dir).start()
 
 
 @asynccontextmanager
