@@ -14,7 +14,10 @@ from sqlalchemy.engine import make_url
 from premiumchat.config import Settings
 from premiumchat.main import create_app
 from premiumchat.resources import Resources
+from playwright.async_api import Browser
+
 from tests import services
+from tests.browser import launch_chromium
 from tests.conftest_settings import TEST_SECRET_KEY
 from tests.databases import PostgresDatabases, SqliteDatabases, truncate_all
 from tests.graphql import GraphQLClient
@@ -148,3 +151,10 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server = start_private_redis(tmp_path)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    """Headless Debian Chromium (skips without it, fails in CI)."""
+    async for launched in launch_chromium():
+        yield launched
