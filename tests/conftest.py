@@ -9,13 +9,12 @@ from pathlib import Path
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from playwright.async_api import Browser
 from sqlalchemy.engine import make_url
 
 from premiumchat.config import Settings
 from premiumchat.main import create_app
 from premiumchat.resources import Resources
-from playwright.async_api import Browser
-
 from tests import services
 from tests.browser import launch_chromium
 from tests.conftest_settings import TEST_SECRET_KEY
