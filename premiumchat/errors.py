@@ -92,3 +92,21 @@ class RateLimited(DomainError):
 
     def extensions(self) -> dict[str, Any]:
         return {"code": self.code, "retryAfter": round(self.retry_after, 3)}
+
+
+class Muted(DomainError):
+    code = "MUTED"
+
+    def __init__(self, expires_at: datetime | None) -> None:
+        self.expires_at = expires_at
+        until = f"until {isoformat(expires_at)}" if expires_at else "until a moderator unmutes you"
+        super().__init__(f"You are muted in this lobby {until}.")
+
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code, "expiresAt": isoformat(self.expires_at)}
+
+
+class MessageBlocked(DomainError):
+    code = "MESSAGE_BLOCKED"
+    # Which term matched is not said: naming it would teach how to dodge it.
+    default_message = "This message contains a term this lobby does not allow."

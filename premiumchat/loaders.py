@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from premiumchat.db import lobbies as queries
-from premiumchat.db.models import LobbyBan, LobbyMember, User
+from premiumchat.db import mutes
+from premiumchat.db.models import LobbyBan, LobbyMember, LobbyMute, User
 from premiumchat.resources import Resources
 from premiumchat.timeutil import utcnow
 
@@ -26,6 +27,9 @@ class Loaders:
         self.members: DataLoader[int, list[LobbyMember]] = self._loader(queries.members_by_lobby, [], cache)
         self.bans: DataLoader[int, list[LobbyBan]] = self._loader(
             lambda session, ids: queries.active_bans_by_lobby(session, ids, utcnow()), [], cache
+        )
+        self.mutes: DataLoader[int, list[LobbyMute]] = self._loader(
+            lambda session, ids: mutes.active_mutes_by_lobby(session, ids, utcnow()), [], cache
         )
         presence = resources.presence
         self.online: DataLoader[int, list[int]] = DataLoader(

@@ -136,3 +136,35 @@ def client_message_id(value: str | None, field: str = "clientMessageId") -> str 
     if not 1 <= len(value) <= CLIENT_MESSAGE_ID_MAX or has_control_characters(value):
         raise BadUserInput(field, f"`{field}` has 1 to {CLIENT_MESSAGE_ID_MAX} printable characters.")
     return value
+
+
+SLOW_MODE_MAX = 3_600
+BLOCKED_TERMS_MAX, BLOCKED_TERM_MAX = 100, 64
+PURGE_SECONDS_MAX = 604_800
+
+
+def slow_mode_seconds(value: int, field: str = "slowModeSeconds") -> int:
+    if not 0 <= value <= SLOW_MODE_MAX:
+        raise BadUserInput(field, f"`{field}` must be between 0 (off) and {SLOW_MODE_MAX}.")
+    return value
+
+
+def blocked_terms(values: list[str], field: str = "blockedTerms") -> list[str]:
+    """Trimmed, each 1–64 characters without control characters; case-insensitive duplicates dropped."""
+    if len(values) > BLOCKED_TERMS_MAX:
+        raise BadUserInput(field, f"A lobby has at most {BLOCKED_TERMS_MAX} blocked terms.")
+    terms: dict[str, str] = {}
+    for value in values:
+        term = value.strip()
+        if not 1 <= len(term) <= BLOCKED_TERM_MAX or has_control_characters(term):
+            raise BadUserInput(
+                field, f"A blocked term has 1 to {BLOCKED_TERM_MAX} characters (after trimming)."
+            )
+        terms.setdefault(term.casefold(), term)
+    return list(terms.values())
+
+
+def within_seconds(value: int, field: str = "withinSeconds") -> int:
+    if not 1 <= value <= PURGE_SECONDS_MAX:
+        raise BadUserInput(field, f"`{field}` must be between 1 and {PURGE_SECONDS_MAX}.")
+    return value

@@ -34,6 +34,8 @@ LOBBY_KEYS = {
     "createdAt",
     "startedAt",
     "closedAt",
+    "slowModeSeconds",
+    "blockedTerms",
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -59,3 +61,28 @@ async def count_after(session: AsyncSession, lobby_id: int, after_id: int, up_to
     )
     result = await session.execute(select(func.count()).select_from(limited))
     return int(result.scalar_one())
+
+
+async def purge(
+    session: AsyncSession, lobby_id: int, sender_id: int, since: datetime, deleted_by_id: int, now: datetime
+) -> list[int]:
+    """Soft-delete the sender's messages in the lobby created since then; the ids of those deleted now."""
+    result = await session.execute(
+        select(col(Message.id))
+        .where(
+            col(Message.lobby_id) == lobby_id,
+            col(Message.sender_id) == sender_id,
+            col(Message.created_at) >= since,
+            col(Message.deleted).is_(False),
+        )
+        .order_by(col(Message.id))
+        .with_for_update()
+    )
+    ids = [message_id for message_id in result.scalars() if message_id is not None]
+    if ids:
+        await session.execute(
+            update(Message)
+            .where(col(Message.id).in_(ids))
+            .values(deleted=True, deleted_at=now, deleted_by_id=deleted_by_id)
+        )
+    return ids

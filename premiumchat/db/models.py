@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from premiumchat.db.types import IdType, UTCDateTime
@@ -48,6 +48,9 @@ class LogKind(enum.StrEnum):
     CLOSED = "CLOSED"
     MESSAGE_DELETED = "MESSAGE_DELETED"
     UPDATED = "UPDATED"
+    MUTED = "MUTED"
+    UNMUTED = "UNMUTED"
+    MESSAGES_PURGED = "MESSAGES_PURGED"
 
 
 class User(SQLModel, table=True):
@@ -99,6 +102,8 @@ class Lobby(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    slow_mode_seconds: int = 0  # 0 = off
+    blocked_terms: list[str] = Field(default_factory=list, sa_type=JSON)
 
 
 class LobbyMember(SQLModel, table=True):
@@ -129,6 +134,22 @@ class LobbyBan(SQLModel, table=True):
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class LobbyMute(SQLModel, table=True):
+    """Belongs to the user and the lobby, not to the membership: leaving does not lift it."""
+
+    __tablename__ = "lobby_mutes"
+    __table_args__ = (UniqueConstraint("lobby_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
+    lobby_id: int = Field(foreign_key="lobbies.id", ondelete="CASCADE", sa_type=IdType)
+    user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", sa_type=IdType)
+    muted_by_id: int = Field(foreign_key="users.id", sa_type=IdType)
+    reason: str | None = Field(default=None, sa_type=String(500))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Null until unmuted; an expired mute is ignored, like an expired ban.
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
 class Message(SQLModel, table=True):
     __tablename__ = "messages"
     __table_args__ = (
@@ -145,6 +166,7 @@ class Message(SQLModel, table=True):
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     deleted_by_id: int | None = Field(default=None, foreign_key="users.id", sa_type=IdType)
     client_message_id: str | None = Field(default=None, sa_type=String(64))
+    edited_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class LobbyLogEntry(SQLModel, table=True):

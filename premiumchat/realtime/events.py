@@ -53,6 +53,9 @@ def lobby_snapshot(lobby: Lobby, owner: User) -> Payload:
         "createdAt": isoformat(lobby.created_at),
         "startedAt": isoformat(lobby.started_at),
         "closedAt": isoformat(lobby.closed_at),
+        "slowModeSeconds": lobby.slow_mode_seconds,
+        # Shown to the owner, moderators and staff only: the type resolves it per viewer.
+        "blockedTerms": lobby.blocked_terms,
     }
 
 
@@ -70,6 +73,7 @@ def message_snapshot(message: Message, sender: User) -> Payload:
         "deleted": message.deleted,
         # Shown to its sender only: the subscription resolves it per viewer.
         "clientMessageId": message.client_message_id,
+        "editedAt": isoformat(message.edited_at),
     }
 
 
@@ -108,6 +112,26 @@ class EventBatch:
             message.deleted_at,
             messageId=str(message.id),
             deletedBy=user_snapshot(deleted_by),
+        )
+
+    def message_edited(self, message: Message, sender: User) -> None:
+        self._lobby_event(
+            "MessageEditedEvent",
+            message.lobby_id,
+            message.edited_at,
+            message=message_snapshot(message, sender),
+        )
+
+    def messages_purged(
+        self, lobby_id: int, user: User, purged_by: User, message_ids: list[int], at: datetime
+    ) -> None:
+        self._lobby_event(
+            "MessagesPurgedEvent",
+            lobby_id,
+            at,
+            user=user_snapshot(user),
+            purgedBy=user_snapshot(purged_by),
+            messageIds=[str(message_id) for message_id in message_ids],
         )
 
     def typing(self, lobby_id: int, user: User, *, is_typing: bool, expires_at: datetime | None) -> None:

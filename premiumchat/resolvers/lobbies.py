@@ -79,6 +79,7 @@ async def create_lobby(info: Info, input: CreateLobbyInput) -> Lobby:
         is_public=True if input.is_public is None else input.is_public,
         max_participants=8 if input.max_participants is None else input.max_participants,
         password=input.password,
+        slow_mode_seconds=input.slow_mode_seconds or 0,
     )
     return Lobby.from_row(row)
 
@@ -91,6 +92,8 @@ async def update_lobby(info: Info, lobby_id: strawberry.ID, input: UpdateLobbyIn
         max_participants=input.max_participants,
         password=input.password,
         clear_password=input.clear_password,
+        slow_mode_seconds=input.slow_mode_seconds,
+        blocked_terms=input.blocked_terms,
     )
     lobby_key = validation.object_id(lobby_id, "lobbyId")
     return Lobby.from_row(await lobbies.update(info.context.resources, actor, lobby_key, changes))

@@ -10,7 +10,7 @@ from premiumchat import validation
 from premiumchat.context import Info
 from premiumchat.schema.events import LobbyEvent, LobbyUpdatedEvent
 from premiumchat.schema.messages import Message, MessageConnection, message_connection
-from premiumchat.services import live, messages
+from premiumchat.services import editing, live, messages
 
 
 async def history(
@@ -53,6 +53,12 @@ async def delete_message(info: Info, message_id: strawberry.ID) -> Message:
     actor = await info.context.require_user()
     row = await messages.delete(info.context.resources, actor, validation.object_id(message_id, "messageId"))
     return Message.from_row(row)
+
+
+async def edit_message(info: Info, message_id: strawberry.ID, content: str) -> Message:
+    actor = await info.context.require_user()
+    message_key = validation.object_id(message_id, "messageId")
+    return Message.from_row(await editing.edit(info.context.resources, actor, message_key, content))
 
 
 async def set_typing(info: Info, lobby_id: strawberry.ID, is_typing: bool) -> bool:

@@ -6,9 +6,9 @@ import strawberry
 
 from premiumchat import validation
 from premiumchat.context import Info
-from premiumchat.schema.lobbies import LobbyBan, LobbyMember
+from premiumchat.schema.lobbies import LobbyBan, LobbyMember, LobbyMute
 from premiumchat.schema.users import User
-from premiumchat.services import moderation, staff
+from premiumchat.services import moderation, mutes, purge, staff
 
 
 def _ids(lobby_id: strawberry.ID, user_id: strawberry.ID) -> tuple[int, int]:
@@ -51,6 +51,32 @@ async def remove_moderator(info: Info, lobby_id: strawberry.ID, user_id: strawbe
     actor = await info.context.require_user()
     member, _ = await moderation.remove_moderator(info.context.resources, actor, *_ids(lobby_id, user_id))
     return LobbyMember.from_row(member)
+
+
+async def mute_user(
+    info: Info,
+    lobby_id: strawberry.ID,
+    user_id: strawberry.ID,
+    reason: str | None = None,
+    duration_seconds: int | None = None,
+) -> LobbyMute:
+    actor = await info.context.require_user()
+    row = await mutes.mute(info.context.resources, actor, *_ids(lobby_id, user_id), reason, duration_seconds)
+    return LobbyMute.from_row(row)
+
+
+async def unmute_user(info: Info, lobby_id: strawberry.ID, user_id: strawberry.ID) -> bool:
+    actor = await info.context.require_user()
+    return await mutes.unmute(info.context.resources, actor, *_ids(lobby_id, user_id))
+
+
+async def purge_messages(
+    info: Info, lobby_id: strawberry.ID, user_id: strawberry.ID, within_seconds: int | None = 3600
+) -> int:
+    actor = await info.context.require_user()
+    # Nullable with a default, as the contract has it; an explicit null means the default.
+    within = 3600 if within_seconds is None else within_seconds
+    return await purge.purge(info.context.resources, actor, *_ids(lobby_id, user_id), within)
 
 
 async def set_premium(info: Info, user_id: strawberry.ID, is_premium: bool) -> User:

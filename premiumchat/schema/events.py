@@ -72,6 +72,18 @@ class ModerationEvent(LobbyEvent):
 
 
 @strawberry.type
+class MessageEditedEvent(LobbyEvent):
+    message: Message
+
+
+@strawberry.type
+class MessagesPurgedEvent(LobbyEvent):
+    user: User
+    purged_by: User
+    message_ids: list[strawberry.ID]
+
+
+@strawberry.type
 class LobbyUpdatedEvent(LobbyEvent):
     lobby: Lobby
 
@@ -95,6 +107,8 @@ EVENT_TYPES: tuple[type, ...] = (
     ModerationEvent,
     LobbyUpdatedEvent,
     ReplayCompletedEvent,
+    MessageEditedEvent,
+    MessagesPurgedEvent,
 )
 
 
@@ -105,12 +119,13 @@ USER_EVENTS: dict[str, type[PresenceJoinEvent | PresenceLeaveEvent | MemberLeftE
 }
 
 
-def _member(snapshot: dict[str, Any]) -> LobbyMember:
+def _member(snapshot: dict[str, Any], lobby_id: str) -> LobbyMember:
     user = User.from_snapshot(snapshot["user"])
     return LobbyMember(
         role=LobbyRole(snapshot["role"]),
         joined_at=parse_datetime(snapshot["joinedAt"]),
         user_id=user.user_id,
+        member_lobby_id=int(lobby_id),
         user_snapshot=user,
     )
 
@@ -142,7 +157,21 @@ def build(payload: dict[str, Any]) -> LobbyEvent:
             expires_at=parse_optional_datetime(payload["expiresAt"]),
         )
     if kind == "MemberJoinedEvent":
-        return MemberJoinedEvent(lobby_id=lobby_id, occurred_at=at, member=_member(payload["member"]))
+        return MemberJoinedEvent(
+            lobby_id=lobby_id, occurred_at=at, member=_member(payload["member"], lobby_id)
+        )
+    if kind == "MessageEditedEvent":
+        return MessageEditedEvent(
+            lobby_id=lobby_id, occurred_at=at, message=Message.from_snapshot(payload["message"])
+        )
+    if kind == "MessagesPurgedEvent":
+        return MessagesPurgedEvent(
+            lobby_id=lobby_id,
+            occurred_at=at,
+            user=User.from_snapshot(payload["user"]),
+            purged_by=User.from_snapshot(payload["purgedBy"]),
+            message_ids=[strawberry.ID(message_id) for message_id in payload["messageIds"]],
+        )
     if kind == "ModerationEvent":
         return ModerationEvent(
             lobby_id=lobby_id,

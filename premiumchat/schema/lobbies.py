@@ -41,6 +41,9 @@ class ModerationAction(enum.StrEnum):
     UNBAN = "UNBAN"
     MODERATOR_ADDED = "MODERATOR_ADDED"
     MODERATOR_REMOVED = "MODERATOR_REMOVED"
+    MUTE = "MUTE"
+    UNMUTE = "UNMUTE"
+    PURGE = "PURGE"
 
 
 @strawberry.type
@@ -48,6 +51,7 @@ class LobbyMember:
     role: LobbyRole
     joined_at: datetime
     user_id: strawberry.Private[int]
+    member_lobby_id: strawberry.Private[int]
     user_snapshot: strawberry.Private[User | None] = None
 
     @strawberry.field
@@ -56,9 +60,27 @@ class LobbyMember:
             return self.user_snapshot
         return await load_user(await info.context.loaders(), self.user_id)
 
+    async def _mute(self, info: Info) -> models.LobbyMute | None:
+        active = await (await info.context.loaders()).mutes.load(self.member_lobby_id)
+        return next((mute for mute in active if mute.user_id == self.user_id), None)
+
+    @strawberry.field(description="True while an active mute holds (false once it lapses).")
+    async def is_muted(self, info: Info) -> bool:
+        return await self._mute(info) is not None
+
+    @strawberry.field(description="When the active mute ends; null when not muted or muted until unmuted.")
+    async def muted_until(self, info: Info) -> datetime | None:
+        mute = await self._mute(info)
+        return mute.expires_at if mute else None
+
     @classmethod
     def from_row(cls, row: models.LobbyMember) -> LobbyMember:
-        return cls(role=models.LobbyRole(row.role), joined_at=row.joined_at, user_id=row.user_id)
+        return cls(
+            role=models.LobbyRole(row.role),
+            joined_at=row.joined_at,
+            user_id=row.user_id,
+            member_lobby_id=row.lobby_id,
+        )
 
 
 @strawberry.type
@@ -89,6 +111,33 @@ class LobbyBan:
 
 
 @strawberry.type
+class LobbyMute:
+    reason: str | None
+    created_at: datetime
+    expires_at: datetime | None = strawberry.field(description="Null: until unmuted.")
+    user_id: strawberry.Private[int]
+    muted_by_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def user(self, info: Info) -> User:
+        return await load_user(await info.context.loaders(), self.user_id)
+
+    @strawberry.field
+    async def muted_by(self, info: Info) -> User:
+        return await load_user(await info.context.loaders(), self.muted_by_id)
+
+    @classmethod
+    def from_row(cls, row: models.LobbyMute) -> LobbyMute:
+        return cls(
+            reason=row.reason,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            user_id=row.user_id,
+            muted_by_id=row.muted_by_id,
+        )
+
+
+@strawberry.type
 class Lobby:
     id: strawberry.ID
     name: str
@@ -100,8 +149,10 @@ class Lobby:
     created_at: datetime
     started_at: datetime | None
     closed_at: datetime | None
+    slow_mode_seconds: int = strawberry.field(description="0 = off.")
     lobby_id: strawberry.Private[int]
     owner_id: strawberry.Private[int]
+    terms: strawberry.Private[list[str]]
     # Events carry the owner; lists load owners in batches.
     owner_snapshot: strawberry.Private[User | None] = None
 
@@ -161,6 +212,21 @@ class Lobby:
         rows = await (await info.context.loaders()).bans.load(self.lobby_id)
         return [LobbyBan.from_row(row) for row in rows]
 
+    async def _is_moderating(self, info: Info) -> bool:
+        role, is_staff = await self._viewer_role(info)
+        return is_staff or role in (models.LobbyRole.OWNER, models.LobbyRole.MODERATOR)
+
+    @strawberry.field(description="Owner, moderators and staff; [] for others.")
+    async def blocked_terms(self, info: Info) -> list[str]:
+        return list(self.terms) if await self._is_moderating(info) else []
+
+    @strawberry.field(description="Active mutes: owner, moderators and staff; FORBIDDEN for others.")
+    async def mutes(self, info: Info) -> list[LobbyMute]:
+        if not await self._is_moderating(info):
+            raise Forbidden("Only the owner, moderators and staff see a lobby's mutes.")
+        rows = await (await info.context.loaders()).mutes.load(self.lobby_id)
+        return [LobbyMute.from_row(row) for row in rows]
+
     @classmethod
     def from_snapshot(cls, snapshot: dict[str, Any]) -> Lobby:
         owner = User.from_snapshot(snapshot["owner"])
@@ -175,6 +241,8 @@ class Lobby:
             created_at=parse_datetime(snapshot["createdAt"]),
             started_at=parse_optional_datetime(snapshot["startedAt"]),
             closed_at=parse_optional_datetime(snapshot["closedAt"]),
+            slow_mode_seconds=snapshot["slowModeSeconds"],
+            terms=snapshot["blockedTerms"],
             lobby_id=int(snapshot["id"]),
             owner_id=owner.user_id,
             owner_snapshot=owner,
@@ -194,6 +262,8 @@ class Lobby:
             created_at=row.created_at,
             started_at=row.started_at,
             closed_at=row.closed_at,
+            slow_mode_seconds=row.slow_mode_seconds,
+            terms=row.blocked_terms,
             lobby_id=row.id,
             owner_id=row.owner_id,
         )
@@ -276,6 +346,7 @@ class CreateLobbyInput:
     is_public: bool | None = True
     max_participants: int | None = 8
     password: str | None = None
+    slow_mode_seconds: int | None = 0
 
 
 @strawberry.input
@@ -285,3 +356,7 @@ class UpdateLobbyInput:
     max_participants: int | None = None
     password: str | None = None
     clear_password: bool | None = None
+    slow_mode_seconds: int | None = None
+    blocked_terms: list[str] | None = strawberry.field(
+        default=None, description="Owner, moderators and staff (moderators may change only this)."
+    )

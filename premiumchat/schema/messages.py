@@ -11,7 +11,7 @@ from premiumchat.context import Info
 from premiumchat.db import models
 from premiumchat.schema.common import PageInfo, load_user
 from premiumchat.schema.users import User
-from premiumchat.timeutil import parse_datetime
+from premiumchat.timeutil import parse_datetime, parse_optional_datetime
 
 if TYPE_CHECKING:
     from premiumchat.services.browse import Page
@@ -24,6 +24,7 @@ class Message:
     content: str
     created_at: datetime
     deleted: bool
+    edited_at: datetime | None
     sender_id: strawberry.Private[int]
     client_id: strawberry.Private[str | None]
     # Events carry their sender; history loads it in batches.
@@ -49,6 +50,7 @@ class Message:
             content="" if row.deleted else row.content,
             created_at=row.created_at,
             deleted=row.deleted,
+            edited_at=row.edited_at,
             sender_id=row.sender_id,
             client_id=row.client_message_id,
             sender_snapshot=None,
@@ -63,6 +65,7 @@ class Message:
             content=snapshot["content"],
             created_at=parse_datetime(snapshot["createdAt"]),
             deleted=snapshot["deleted"],
+            edited_at=parse_optional_datetime(snapshot.get("editedAt")),
             sender_id=sender.user_id,
             client_id=snapshot["clientMessageId"],
             sender_snapshot=sender,

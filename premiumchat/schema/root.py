@@ -23,6 +23,7 @@ from premiumchat.schema.lobbies import (
     LobbyBan,
     LobbyConnection,
     LobbyMember,
+    LobbyMute,
     LogEntryConnection,
 )
 from premiumchat.schema.messages import Message, MessageConnection
@@ -73,9 +74,15 @@ class Mutation:
     unban_user: bool = strawberry.mutation(resolver=moderation.unban_user)
     add_moderator: LobbyMember = strawberry.mutation(resolver=moderation.add_moderator)
     remove_moderator: LobbyMember = strawberry.mutation(resolver=moderation.remove_moderator)
+    mute_user: LobbyMute = strawberry.mutation(resolver=moderation.mute_user)
+    unmute_user: bool = strawberry.mutation(resolver=moderation.unmute_user)
+    purge_messages: int = strawberry.mutation(
+        resolver=moderation.purge_messages, description="How many messages were deleted."
+    )
 
     send_message: Message = strawberry.mutation(resolver=message_resolvers.send_message)
     delete_message: Message = strawberry.mutation(resolver=message_resolvers.delete_message)
+    edit_message: Message = strawberry.mutation(resolver=message_resolvers.edit_message)
     set_typing: bool = strawberry.mutation(resolver=message_resolvers.set_typing)
 
     set_premium: User = strawberry.mutation(resolver=moderation.set_premium, description="Staff only.")

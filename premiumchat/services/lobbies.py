@@ -28,6 +28,12 @@ class LobbyChanges:
     max_participants: int | None = None
     password: str | None = None
     clear_password: bool | None = None
+    slow_mode_seconds: int | None = None
+    blocked_terms: list[str] | None = None
+
+    def only_blocked_terms(self) -> bool:
+        """Moderators may change this one setting and no other."""
+        return self.blocked_terms is not None and self == LobbyChanges(blocked_terms=self.blocked_terms)
 
 
 async def create(
@@ -38,11 +44,13 @@ async def create(
     is_public: bool,
     max_participants: int,
     password: str | None,
+    slow_mode_seconds: int = 0,
 ) -> Lobby:
     if not (actor.is_premium or actor.is_staff):
         raise PremiumRequired("Only premium users can create lobbies.")
     name = validation.lobby_name(name)
     validation.max_participants(max_participants)
+    validation.slow_mode_seconds(slow_mode_seconds)
     password_hash = None
     if password:  # an empty password field means no password
         password_hash = await passwords.hash_password(validation.lobby_password(password))
@@ -61,6 +69,7 @@ async def create(
             password_hash=password_hash,
             max_participants=max_participants,
             participant_count=1,
+            slow_mode_seconds=slow_mode_seconds,
         )
         session.add(lobby)
         await session.flush()
@@ -76,7 +85,10 @@ async def update(res: Resources, actor: User, lobby_id: int, changes: LobbyChang
     batch = EventBatch()
     async with res.sessions() as session, session.begin():
         access = await open_lobby(session, lobby_id, actor)
-        access.require_owner_or_staff("change its settings")
+        if changes.only_blocked_terms():
+            access.require_moderator("change its blocked terms")
+        else:
+            access.require_owner_or_staff("change its settings")
         access.require_writable()
         lobby = access.lobby
         was_public = lobby.is_public
@@ -97,6 +109,10 @@ async def update(res: Resources, actor: User, lobby_id: int, changes: LobbyChang
         elif changes.password and lobby.password_hash is not None:
             # The contract: a password given to a lobby without one is ignored.
             lobby.password_hash = await passwords.hash_password(validation.lobby_password(changes.password))
+        if changes.slow_mode_seconds is not None:
+            lobby.slow_mode_seconds = validation.slow_mode_seconds(changes.slow_mode_seconds)
+        if changes.blocked_terms is not None:
+            lobby.blocked_terms = validation.blocked_terms(changes.blocked_terms)
         queries.log(session, access.lobby_id, LogKind.UPDATED, actor_id=access.actor_id)
         batch.lobby_updated(lobby, await owner_of(session, lobby), was_public=was_public)
     await batch.publish(res.bus)

@@ -17,6 +17,7 @@ from premiumchat.db.models import LobbyRole, LobbyStatus, LogKind, Message, User
 from premiumchat.errors import BadUserInput, Forbidden, LobbyNotOpen, NotFound, RateLimited
 from premiumchat.realtime.events import EventBatch
 from premiumchat.resources import Resources
+from premiumchat.services import chat_rules
 from premiumchat.services.access import lobby_and_role
 from premiumchat.services.browse import Page
 from premiumchat.timeutil import utcnow
@@ -94,6 +95,9 @@ async def _send(
             if earlier is not None:
                 assert earlier.id is not None
                 await queries.release_client_id(session, earlier.id)
+        # After the retry look-up: a retry returns its message whatever changed since.
+        await chat_rules.require_not_muted(session, lobby_id, actor.id, now)
+        chat_rules.require_allowed_content(lobby, actor, role, content)
         message = Message(
             lobby_id=lobby_id,
             sender_id=actor.id,
@@ -105,10 +109,15 @@ async def _send(
         # The row first, then the limit: only an accepted message may cost a hit, and a
         # concurrent retry with the same client id waits here for this one's outcome.
         await session.flush()
+        # Slow mode first: its one hit can be taken back if the global limit refuses, the
+        # global limit's cannot, so a refused message costs neither.
+        slowed = await chat_rules.enter_slow_mode(res, lobby, actor, role)
         retry_after = await res.limiter.hit(
             "messages", str(actor.id), settings.rate_limit_messages, settings.rate_limit_window_seconds
         )
         if retry_after is not None:
+            if slowed:
+                await chat_rules.leave_slow_mode(res, lobby, actor)
             res.metrics.rate_limited_messages.inc()
             raise RateLimited(
                 retry_after,
@@ -215,6 +224,8 @@ async def set_typing(res: Resources, actor: User, lobby_id: int, is_typing: bool
         raise Forbidden("Only members (and staff) of a lobby type in it.")
     if lobby.status == LobbyStatus.CLOSED:
         raise LobbyNotOpen("This lobby is closed.")
+    async with res.sessions() as session:
+        await chat_rules.require_not_muted(session, lobby_id, actor.id, utcnow())
     # Its own, looser limit: typing indicators must not flood a lobby either.
     retry_after = await res.limiter.hit("typing", str(actor.id), TYPING_LIMIT, TYPING_WINDOW_SECONDS)
     if retry_after is not None:
