@@ -140,7 +140,9 @@ async def cast_in_lobby(
     settings.setdefault("rate_limit_messages", 1000)
     async with app_with(database_url, **settings) as (gql, _):
         api = Extras(gql)
-        users = await make_users(gql, database_url, names or CAST, premium=["owner"], staff=["staff"])
+        names = names or CAST
+        staff = [name for name in names if name == "staff"]
+        users = await make_users(gql, database_url, names, premium=["owner"], staff=staff)
         lobby_id = (await api.create_lobby(users["owner"], "Extras"))["id"]
         await api.join_all([users["moderator"], users["member"], users["other"]], lobby_id)
         await api.add_moderator(users["owner"], lobby_id, users["moderator"])
