@@ -45,6 +45,7 @@ subscription ExtrasEvents($lobbyId: ID!) {{
     __typename lobbyId occurredAt
     ... on ChatMessageEvent {{ message {{ {MESSAGE_FIELDS} editedAt }} }}
     ... on PresenceJoinEvent {{ user {{ {USER} }} }}
+    ... on TypingEvent {{ user {{ {USER} }} isTyping }}
     ... on MessageEditedEvent {{ message {{ {MESSAGE_FIELDS} editedAt }} }}
     ... on MessagesPurgedEvent {{ user {{ {USER} }} purgedBy {{ {USER} }} messageIds }}
     ... on ModerationEvent {{ action actor {{ {USER} }} target {{ {USER} }} reason expiresAt }}
