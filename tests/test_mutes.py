@@ -136,6 +136,9 @@ async def test_mute_errors(database_url: str) -> None:
             assert [m["user"]["id"] for m in await api.mutes(users[viewer], lobby_id)] == [member.id]
         await api.mutes(member, lobby_id, expect="FORBIDDEN")
         await api.mutes(users["outsider"], lobby_id, expect="FORBIDDEN")
+        await api.update(owner, lobby_id, isPublic=False)
+        await api.mute(users["outsider"], lobby_id, member, expect="NOT_FOUND")
+        await api.unmute(users["outsider"], lobby_id, member, expect="NOT_FOUND")
         await api.close(owner, lobby_id)
         await api.mute(owner, lobby_id, users["other"], expect="LOBBY_NOT_OPEN")
         await api.unmute(owner, lobby_id, member, expect="LOBBY_NOT_OPEN")

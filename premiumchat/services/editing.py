@@ -38,7 +38,7 @@ async def edit(res: Resources, actor: User, message_id: int, content: str) -> Me
             raise Forbidden("A deleted message cannot be edited.")
         if now - message.created_at > timedelta(seconds=settings.edit_window_seconds):
             raise Forbidden(f"Messages can be edited for {settings.edit_window_seconds} s after sending.")
-        await chat_rules.require_not_muted(session, lobby.id or 0, actor.id, now)
+        await chat_rules.require_not_muted(session, message.lobby_id, actor.id, now)
         chat_rules.require_allowed_content(lobby, actor, role, content)
         message.content = content
         message.edited_at = now

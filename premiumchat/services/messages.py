@@ -220,11 +220,10 @@ async def set_typing(res: Resources, actor: User, lobby_id: int, is_typing: bool
     assert actor.id is not None
     async with res.sessions() as session:
         lobby, role = await lobby_and_role(session, lobby_id, actor)
-    if role is None and not actor.is_staff:
-        raise Forbidden("Only members (and staff) of a lobby type in it.")
-    if lobby.status == LobbyStatus.CLOSED:
-        raise LobbyNotOpen("This lobby is closed.")
-    async with res.sessions() as session:
+        if role is None and not actor.is_staff:
+            raise Forbidden("Only members (and staff) of a lobby type in it.")
+        if lobby.status == LobbyStatus.CLOSED:
+            raise LobbyNotOpen("This lobby is closed.")
         await chat_rules.require_not_muted(session, lobby_id, actor.id, utcnow())
     # Its own, looser limit: typing indicators must not flood a lobby either.
     retry_after = await res.limiter.hit("typing", str(actor.id), TYPING_LIMIT, TYPING_WINDOW_SECONDS)
