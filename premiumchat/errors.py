@@ -92,3 +92,8 @@ class RateLimited(DomainError):
 
     def extensions(self) -> dict[str, Any]:
         return {"code": self.code, "retryAfter": round(self.retry_after, 3)}
+
+
+class LobbyLocked(DomainError):
+    code = "LOBBY_LOCKED"
+    default_message = "The lobby is locked: nobody can join it now."

@@ -8,8 +8,10 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
+from premiumchat.db import invites as invite_queries
 from premiumchat.db import lobbies as queries
-from premiumchat.db.models import LobbyBan, LobbyMember, User
+from premiumchat.db import reports as report_queries
+from premiumchat.db.models import LobbyBan, LobbyInvite, LobbyMember, Message, User
 from premiumchat.resources import Resources
 from premiumchat.timeutil import utcnow
 
@@ -26,6 +28,12 @@ class Loaders:
         self.members: DataLoader[int, list[LobbyMember]] = self._loader(queries.members_by_lobby, [], cache)
         self.bans: DataLoader[int, list[LobbyBan]] = self._loader(
             lambda session, ids: queries.active_bans_by_lobby(session, ids, utcnow()), [], cache
+        )
+        self.invites: DataLoader[int, list[LobbyInvite]] = self._loader(
+            lambda session, ids: invite_queries.usable_by_lobby(session, ids, utcnow()), [], cache
+        )
+        self.messages: DataLoader[int, Message | None] = self._loader(
+            report_queries.messages_by_id, None, cache
         )
         presence = resources.presence
         self.online: DataLoader[int, list[int]] = DataLoader(

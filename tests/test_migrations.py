@@ -11,7 +11,18 @@ from premiumchat.db.engine import create_engine
 from premiumchat.db.migrate import downgrade_url, pending_model_changes, upgrade_url
 from tests.databases import PostgresDatabases, SqliteDatabases
 
-TABLES = {"users", "refresh_tokens", "lobbies", "lobby_members", "lobby_bans", "messages", "lobby_log"}
+TABLES = {
+    "users",
+    "refresh_tokens",
+    "lobbies",
+    "lobby_members",
+    "lobby_bans",
+    "messages",
+    "lobby_log",
+    "lobby_tags",
+    "lobby_invites",
+    "message_reports",
+}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -38,6 +38,7 @@ async def lobbies_(
         status=filter.status.value if filter.status else None,
         is_public=filter.is_public,
         search=filter.search,
+        tags=filter.tags,
     )
     order = (order_by or LobbyOrder.NEWEST).value
     page = await browse.list_lobbies(res, query, order, first, after)
@@ -79,6 +80,7 @@ async def create_lobby(info: Info, input: CreateLobbyInput) -> Lobby:
         is_public=True if input.is_public is None else input.is_public,
         max_participants=8 if input.max_participants is None else input.max_participants,
         password=input.password,
+        tags=input.tags,
     )
     return Lobby.from_row(row)
 
@@ -91,6 +93,8 @@ async def update_lobby(info: Info, lobby_id: strawberry.ID, input: UpdateLobbyIn
         max_participants=input.max_participants,
         password=input.password,
         clear_password=input.clear_password,
+        is_locked=input.is_locked,
+        tags=input.tags,
     )
     lobby_key = validation.object_id(lobby_id, "lobbyId")
     return Lobby.from_row(await lobbies.update(info.context.resources, actor, lobby_key, changes))

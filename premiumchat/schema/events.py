@@ -57,6 +57,11 @@ class MemberJoinedEvent(LobbyEvent):
     member: LobbyMember
 
 
+@strawberry.type(description="A member changed (their ready flag).")
+class MemberUpdatedEvent(LobbyEvent):
+    member: LobbyMember
+
+
 @strawberry.type
 class MemberLeftEvent(LobbyEvent):
     user: User
@@ -95,6 +100,7 @@ EVENT_TYPES: tuple[type, ...] = (
     ModerationEvent,
     LobbyUpdatedEvent,
     ReplayCompletedEvent,
+    MemberUpdatedEvent,
 )
 
 
@@ -112,6 +118,7 @@ def _member(snapshot: dict[str, Any]) -> LobbyMember:
         joined_at=parse_datetime(snapshot["joinedAt"]),
         user_id=user.user_id,
         user_snapshot=user,
+        is_ready=snapshot["isReady"],
     )
 
 
@@ -143,6 +150,8 @@ def build(payload: dict[str, Any]) -> LobbyEvent:
         )
     if kind == "MemberJoinedEvent":
         return MemberJoinedEvent(lobby_id=lobby_id, occurred_at=at, member=_member(payload["member"]))
+    if kind == "MemberUpdatedEvent":
+        return MemberUpdatedEvent(lobby_id=lobby_id, occurred_at=at, member=_member(payload["member"]))
     if kind == "ModerationEvent":
         return ModerationEvent(
             lobby_id=lobby_id,

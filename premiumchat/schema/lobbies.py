@@ -49,6 +49,7 @@ class LobbyMember:
     joined_at: datetime
     user_id: strawberry.Private[int]
     user_snapshot: strawberry.Private[User | None] = None
+    is_ready: bool = False
 
     @strawberry.field
     async def user(self, info: Info) -> User:
@@ -58,7 +59,12 @@ class LobbyMember:
 
     @classmethod
     def from_row(cls, row: models.LobbyMember) -> LobbyMember:
-        return cls(role=models.LobbyRole(row.role), joined_at=row.joined_at, user_id=row.user_id)
+        return cls(
+            role=models.LobbyRole(row.role),
+            joined_at=row.joined_at,
+            user_id=row.user_id,
+            is_ready=row.is_ready,
+        )
 
 
 @strawberry.type
@@ -100,6 +106,9 @@ class Lobby:
     created_at: datetime
     started_at: datetime | None
     closed_at: datetime | None
+    is_locked: bool = strawberry.field(description="Nobody joins while locked; members stay.")
+    tags: list[str]
+    ready_count: int = strawberry.field(description="Members with isReady.")
     lobby_id: strawberry.Private[int]
     owner_id: strawberry.Private[int]
     # Events carry the owner; lists load owners in batches.
@@ -161,6 +170,14 @@ class Lobby:
         rows = await (await info.context.loaders()).bans.load(self.lobby_id)
         return [LobbyBan.from_row(row) for row in rows]
 
+    @strawberry.field(description="Usable invites: owner, moderators and staff; FORBIDDEN for others.")
+    async def invites(self, info: Info) -> list[LobbyInvite]:
+        role, is_staff = await self._viewer_role(info)
+        if not is_staff and role not in (models.LobbyRole.OWNER, models.LobbyRole.MODERATOR):
+            raise Forbidden("Only the owner, moderators and staff see a lobby's invites.")
+        rows = await (await info.context.loaders()).invites.load(self.lobby_id)
+        return [LobbyInvite.from_row(row, self) for row in rows]
+
     @classmethod
     def from_snapshot(cls, snapshot: dict[str, Any]) -> Lobby:
         owner = User.from_snapshot(snapshot["owner"])
@@ -175,6 +192,9 @@ class Lobby:
             created_at=parse_datetime(snapshot["createdAt"]),
             started_at=parse_optional_datetime(snapshot["startedAt"]),
             closed_at=parse_optional_datetime(snapshot["closedAt"]),
+            is_locked=snapshot["isLocked"],
+            tags=snapshot["tags"],
+            ready_count=snapshot["readyCount"],
             lobby_id=int(snapshot["id"]),
             owner_id=owner.user_id,
             owner_snapshot=owner,
@@ -194,8 +214,42 @@ class Lobby:
             created_at=row.created_at,
             started_at=row.started_at,
             closed_at=row.closed_at,
+            is_locked=row.is_locked,
+            tags=list(row.tags),
+            ready_count=row.ready_count,
             lobby_id=row.id,
             owner_id=row.owner_id,
+        )
+
+
+@strawberry.type
+class LobbyInvite:
+    code: str
+    created_at: datetime
+    expires_at: datetime | None = strawberry.field(description="Null: never.")
+    max_uses: int | None = strawberry.field(description="Null: unlimited.")
+    uses: int
+    created_by_id: strawberry.Private[int]
+    lobby_node: strawberry.Private[Lobby]
+
+    @strawberry.field
+    def lobby(self) -> Lobby:
+        return self.lobby_node
+
+    @strawberry.field
+    async def created_by(self, info: Info) -> User:
+        return await load_user(await info.context.loaders(), self.created_by_id)
+
+    @classmethod
+    def from_row(cls, row: models.LobbyInvite, lobby: Lobby) -> LobbyInvite:
+        return cls(
+            code=row.code,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            max_uses=row.max_uses,
+            uses=row.uses,
+            created_by_id=row.created_by_id,
+            lobby_node=lobby,
         )
 
 
@@ -267,6 +321,7 @@ class LobbyFilter:
     is_public: bool | None = None
     status: LobbyStatus | None = None
     search: str | None = strawberry.field(default=None, description="Case-insensitive substring of the name.")
+    tags: list[str] | None = strawberry.field(default=None, description="Lobbies that carry every given tag.")
 
 
 @strawberry.input
@@ -276,6 +331,7 @@ class CreateLobbyInput:
     is_public: bool | None = True
     max_participants: int | None = 8
     password: str | None = None
+    tags: list[str] | None = None
 
 
 @strawberry.input
@@ -285,3 +341,5 @@ class UpdateLobbyInput:
     max_participants: int | None = None
     password: str | None = None
     clear_password: bool | None = None
+    tags: list[str] | None = None
+    is_locked: bool | None = None
