@@ -23,13 +23,16 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # Server defaults fill the existing rows (SQLite adds a NOT NULL column only with one).
+    # Server defaults fill the existing rows (SQLite adds a NOT NULL column only with one). They
+    # are plain strings on purpose: with an SQL expression as default, batch mode on SQLite
+    # recreates the table, and dropping the old `lobbies` would cascade-delete every membership,
+    # message and log entry. '0' reads as false for a BOOLEAN on both databases.
     with op.batch_alter_table("lobbies") as batch:
-        batch.add_column(sa.Column("is_locked", sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch.add_column(sa.Column("is_locked", sa.Boolean(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("ready_count", sa.Integer(), nullable=False, server_default="0"))
-        batch.add_column(sa.Column("tags", sa.JSON(), nullable=False, server_default=sa.text("'[]'")))
+        batch.add_column(sa.Column("tags", sa.JSON(), nullable=False, server_default="[]"))
     with op.batch_alter_table("lobby_members") as batch:
-        batch.add_column(sa.Column("is_ready", sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch.add_column(sa.Column("is_ready", sa.Boolean(), nullable=False, server_default="0"))
 
     op.create_table(
         "lobby_tags",
@@ -113,9 +116,9 @@ def downgrade() -> None:
     op.drop_table("lobby_invites")
     op.drop_index("ix_lobby_tags_tag_lobby_id", table_name="lobby_tags")
     op.drop_table("lobby_tags")
-    with op.batch_alter_table("lobby_members") as batch:
-        batch.drop_column("is_ready")
-    with op.batch_alter_table("lobbies") as batch:
-        batch.drop_column("tags")
-        batch.drop_column("ready_count")
-        batch.drop_column("is_locked")
+    # Not in batch mode: it would recreate `lobbies` on SQLite, and dropping the old table would
+    # cascade-delete its dependants. SQLite (3.35+) drops a plain column with ALTER TABLE itself.
+    op.drop_column("lobby_members", "is_ready")
+    op.drop_column("lobbies", "tags")
+    op.drop_column("lobbies", "ready_count")
+    op.drop_column("lobbies", "is_locked")
