@@ -173,5 +173,20 @@ async def test_set_ready_checks_its_input(live_api: Extras, server: ServerProces
     private = (await api.create_lobby(users["olive"], "Hidden", isPublic=False))["id"]
     await api.set_ready(users["out"], private, True, expect="NOT_FOUND")
     await api.set_ready(users["out"], lobby_id, True, expect="FORBIDDEN")
-    unauthenticated = await api.gql.error('mutation { setReady(lobbyId: "1", isReady: true) { isReady } }')
-    assert unauthenticated["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        'mutation { createInvite(lobbyId: "1") { code } }',
+        'mutation { revokeInvite(code: "abc") }',
+        'mutation { joinByInvite(code: "abc") { id } }',
+        'mutation { setReady(lobbyId: "1", isReady: true) { isReady } }',
+        'mutation { reportMessage(messageId: "1", reason: "spam") { id } }',
+        'mutation { resolveReport(reportId: "1") { id } }',
+        "query { messageReports { edges { cursor } } }",
+    ],
+)
+async def test_the_extras_need_a_token(gql: GraphQLClient, operation: str) -> None:
+    error = await gql.error(operation)
+    assert error["extensions"] == {"code": "UNAUTHENTICATED"}
