@@ -110,3 +110,8 @@ class MessageBlocked(DomainError):
     code = "MESSAGE_BLOCKED"
     # Which term matched is not said: naming it would teach how to dodge it.
     default_message = "This message contains a term this lobby does not allow."
+
+
+class LobbyLocked(DomainError):
+    code = "LOBBY_LOCKED"
+    default_message = "The lobby is locked: nobody can join it now."

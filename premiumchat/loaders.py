@@ -8,9 +8,11 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
+from premiumchat.db import invites as invite_queries
 from premiumchat.db import lobbies as queries
 from premiumchat.db import mutes
-from premiumchat.db.models import LobbyBan, LobbyMember, LobbyMute, User
+from premiumchat.db import reports as report_queries
+from premiumchat.db.models import LobbyBan, LobbyInvite, LobbyMember, LobbyMute, Message, User
 from premiumchat.resources import Resources
 from premiumchat.timeutil import utcnow
 
@@ -30,6 +32,12 @@ class Loaders:
         )
         self.mutes: DataLoader[int, list[LobbyMute]] = self._loader(
             lambda session, ids: mutes.active_mutes_by_lobby(session, ids, utcnow()), [], cache
+        )
+        self.invites: DataLoader[int, list[LobbyInvite]] = self._loader(
+            lambda session, ids: invite_queries.usable_by_lobby(session, ids, utcnow()), [], cache
+        )
+        self.messages: DataLoader[int, Message | None] = self._loader(
+            report_queries.messages_by_id, None, cache
         )
         presence = resources.presence
         self.online: DataLoader[int, list[int]] = DataLoader(

@@ -168,3 +168,47 @@ def within_seconds(value: int, field: str = "withinSeconds") -> int:
     if not 1 <= value <= PURGE_SECONDS_MAX:
         raise BadUserInput(field, f"`{field}` must be between 1 and {PURGE_SECONDS_MAX}.")
     return value
+
+
+TAGS_MAX, TAG_MAX = 8, 24
+_TAG_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+INVITE_USES_MAX = 1_000
+INVITE_SECONDS_MIN, INVITE_SECONDS_MAX = 60, 2_592_000
+
+
+def tags(values: list[str], field: str = "tags") -> list[str]:
+    """Lower-cased, duplicates dropped (first one kept): 0–8 tags of 1–24 of a–z, 0–9 and '-'."""
+    result: list[str] = []
+    for value in values:
+        tag = value.lower()
+        if not 1 <= len(tag) <= TAG_MAX or not set(tag) <= _TAG_CHARACTERS:
+            raise BadUserInput(field, f"A tag has 1 to {TAG_MAX} characters of a–z, 0–9 and '-'.")
+        if tag not in result:
+            result.append(tag)
+    if len(result) > TAGS_MAX:
+        raise BadUserInput(field, f"A lobby has at most {TAGS_MAX} tags.")
+    return result
+
+
+def invite_max_uses(value: int | None, field: str = "maxUses") -> int | None:
+    if value is not None and not 1 <= value <= INVITE_USES_MAX:
+        raise BadUserInput(field, f"`{field}` must be between 1 and {INVITE_USES_MAX}, or null for no limit.")
+    return value
+
+
+def invite_seconds(value: int | None, field: str = "expiresInSeconds") -> int | None:
+    if value is not None and not INVITE_SECONDS_MIN <= value <= INVITE_SECONDS_MAX:
+        raise BadUserInput(
+            field,
+            f"`{field}` must be between {INVITE_SECONDS_MIN} and {INVITE_SECONDS_MAX}, or null for never.",
+        )
+    return value
+
+
+def report_reason(value: str, field: str = "reason") -> str:
+    value = value.strip()
+    if not 1 <= len(value) <= REASON_MAX or has_control_characters(value):
+        raise BadUserInput(
+            field, f"A report gives a reason of 1 to {REASON_MAX} characters, no control characters."
+        )
+    return value

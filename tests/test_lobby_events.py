@@ -36,6 +36,9 @@ LOBBY_KEYS = {
     "closedAt",
     "slowModeSeconds",
     "blockedTerms",
+    "isLocked",
+    "tags",
+    "readyCount",
 }
 
 
@@ -133,7 +136,7 @@ async def test_join_publishes_member_joined(
         event = await room.next()
         assert event["type"] == "MemberJoinedEvent", event
         assert event["lobbyId"] == lobby_id
-        assert set(event["member"]) == {"user", "role", "joinedAt"}
+        assert set(event["member"]) == {"user", "role", "joinedAt", "isReady"}
         check_user(event["member"]["user"], mia)
         me = (await gql.data(ME, token=mia.token))["me"]
         assert event["member"]["user"]["isPremium"] is False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from premiumchat.db.engine import create_engine
 from premiumchat.db.migrate import downgrade_url, pending_model_changes, upgrade_url
@@ -20,6 +20,9 @@ TABLES = {
     "lobby_mutes",
     "messages",
     "lobby_log",
+    "lobby_tags",
+    "lobby_invites",
+    "message_reports",
 }
 
 
@@ -64,3 +67,46 @@ async def test_upgrade_is_idempotent(empty_database_url: str) -> None:
     await upgrade_url(empty_database_url)
     await upgrade_url(empty_database_url)
     assert TABLES <= await table_names(empty_database_url)
+
+
+INITIAL_REVISION = "9f07e562896c"
+SEED_ROWS = [
+    "INSERT INTO users (username, username_key, email, email_key, password_hash, is_premium, is_staff,"
+    " is_active, created_at) VALUES ('u', 'u', 'u@example.com', 'u@example.com', 'x', true, false, true,"
+    " CURRENT_TIMESTAMP)",
+    "INSERT INTO lobbies (name, owner_id, is_public, max_participants, participant_count, status, created_at)"
+    " VALUES ('L', 1, true, 8, 1, 'OPEN', CURRENT_TIMESTAMP)",
+    "INSERT INTO lobby_members (lobby_id, user_id, role, joined_at)"
+    " VALUES (1, 1, 'OWNER', CURRENT_TIMESTAMP)",
+    "INSERT INTO messages (lobby_id, sender_id, content, created_at, deleted) VALUES (1, 1, 'hi',"
+    " CURRENT_TIMESTAMP, false)",
+]
+
+
+async def rows(url: str, query: str) -> list[tuple[object, ...]]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return [tuple(row) for row in await connection.execute(text(query))]
+    finally:
+        await engine.dispose()
+
+
+async def test_later_migrations_keep_existing_rows(empty_database_url: str) -> None:
+    """Altering `lobbies` must not recreate it on SQLite: dropping the old table would cascade."""
+    url = empty_database_url
+    await upgrade_url(url, INITIAL_REVISION)
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            for statement in SEED_ROWS:
+                await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+    await upgrade_url(url)
+    assert await rows(url, "SELECT id, is_locked, ready_count FROM lobbies") == [(1, False, 0)]
+    assert await rows(url, "SELECT user_id, is_ready FROM lobby_members") == [(1, False)]
+    assert await rows(url, "SELECT id FROM messages") == [(1,)]
+    await downgrade_url(url, INITIAL_REVISION)
+    assert await rows(url, "SELECT user_id FROM lobby_members") == [(1,)]
+    assert await rows(url, "SELECT id FROM messages") == [(1,)]

@@ -16,7 +16,11 @@ if TYPE_CHECKING:
 LIST_QUERY = """
 query {
   lobbies(first: 50) {
-    edges { node { owner { username } participantCount members { user { username } } } }
+    edges {
+      node {
+        owner { username } participantCount members { user { username } isReady } readyCount tags isLocked
+      }
+    }
   }
 }
 """
@@ -76,6 +80,7 @@ async def test_listing_lobbies_does_not_grow_with_the_page(database_url: str) ->
             for node in nodes:
                 assert node["owner"]["username"] == "olive"
                 assert node["participantCount"] == 4
+                assert (node["readyCount"], node["tags"], node["isLocked"]) == (0, [], False)
                 usernames = sorted(member["user"]["username"] for member in node["members"])
                 assert usernames == ([] if name == "outsider" else ["bob", "cat", "mia", "olive"])
             small_count, small_statements = small[name]

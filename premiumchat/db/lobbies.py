@@ -11,7 +11,16 @@ from sqlalchemy import Select, and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from premiumchat.db.models import Lobby, LobbyBan, LobbyLogEntry, LobbyMember, LobbyRole, LobbyStatus, User
+from premiumchat.db.models import (
+    Lobby,
+    LobbyBan,
+    LobbyLogEntry,
+    LobbyMember,
+    LobbyRole,
+    LobbyStatus,
+    LobbyTag,
+    User,
+)
 
 ACTIVE_STATUSES = (LobbyStatus.OPEN, LobbyStatus.IN_GAME)
 
@@ -53,6 +62,8 @@ async def successor(session: AsyncSession, lobby_id: int) -> LobbyMember | None:
 async def remove_membership(session: AsyncSession, member: LobbyMember, lobby: Lobby) -> None:
     await session.delete(member)
     lobby.participant_count -= 1
+    if member.is_ready:
+        lobby.ready_count -= 1
 
 
 async def active_ban(session: AsyncSession, lobby_id: int, user_id: int, now: datetime) -> LobbyBan | None:
@@ -70,6 +81,14 @@ async def delete_ban(session: AsyncSession, lobby_id: int, user_id: int) -> None
     await session.execute(
         delete(LobbyBan).where(col(LobbyBan.lobby_id) == lobby_id, col(LobbyBan.user_id) == user_id)
     )
+
+
+async def set_tags(session: AsyncSession, lobby: Lobby, tags: list[str]) -> None:
+    """The lobby's tags, on its row (to read) and in lobby_tags (to filter), kept equal here."""
+    assert lobby.id is not None
+    lobby.tags = list(tags)
+    await session.execute(delete(LobbyTag).where(col(LobbyTag.lobby_id) == lobby.id))
+    session.add_all(LobbyTag(lobby_id=lobby.id, tag=tag) for tag in tags)
 
 
 def log(
@@ -157,6 +176,7 @@ class LobbyQuery:
     statuses: tuple[str, ...]
     is_public: bool | None
     search: str | None
+    tags: tuple[str, ...] = ()
 
 
 def _escape_like(text: str) -> str:
@@ -170,6 +190,13 @@ def filtered_lobbies(query: LobbyQuery) -> Select[Lobby]:
     if query.search:
         pattern = f"%{_escape_like(query.search.lower())}%"
         statement = statement.where(func.lower(col(Lobby.name)).like(pattern, escape="\\"))
+    for tag in query.tags:
+        # One semi-join per tag on lobby_tags' primary key (lobby_id, tag) or its (tag, lobby_id)
+        # index: the planner walks whichever side is smaller, keyset order intact.
+        carries = select(col(LobbyTag.lobby_id)).where(
+            col(LobbyTag.lobby_id) == col(Lobby.id), col(LobbyTag.tag) == tag
+        )
+        statement = statement.where(carries.exists())
     if not query.viewer_is_staff:
         mine = select(col(LobbyMember.lobby_id)).where(col(LobbyMember.user_id) == query.viewer_id)
         statement = statement.where(or_(col(Lobby.is_public), col(Lobby.id).in_(mine)))

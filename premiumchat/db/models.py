@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Index, PrimaryKeyConstraint, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from premiumchat.db.types import IdType, UTCDateTime
@@ -51,6 +51,10 @@ class LogKind(enum.StrEnum):
     MUTED = "MUTED"
     UNMUTED = "UNMUTED"
     MESSAGES_PURGED = "MESSAGES_PURGED"
+    INVITE_CREATED = "INVITE_CREATED"
+    INVITE_REVOKED = "INVITE_REVOKED"
+    MESSAGE_REPORTED = "MESSAGE_REPORTED"
+    REPORT_RESOLVED = "REPORT_RESOLVED"
 
 
 class User(SQLModel, table=True):
@@ -104,6 +108,11 @@ class Lobby(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     slow_mode_seconds: int = 0  # 0 = off
     blocked_terms: list[str] = Field(default_factory=list, sa_type=JSON)
+    is_locked: bool = False
+    # Kept with the memberships' is_ready under the lobby's row lock: no count per read.
+    ready_count: int = 0
+    # The tags as set, for reading; lobby_tags holds the same tags indexed, for filtering.
+    tags: list[str] = Field(default_factory=list, sa_type=JSON)
 
 
 class LobbyMember(SQLModel, table=True):
@@ -118,6 +127,7 @@ class LobbyMember(SQLModel, table=True):
     user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True, sa_type=IdType)
     role: str = Field(default=LobbyRole.MEMBER, sa_type=String(16))
     joined_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    is_ready: bool = False
 
 
 class LobbyBan(SQLModel, table=True):
@@ -180,3 +190,57 @@ class LobbyLogEntry(SQLModel, table=True):
     target_id: int | None = Field(default=None, foreign_key="users.id", sa_type=IdType)
     reason: str | None = Field(default=None, sa_type=String(500))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class LobbyTag(SQLModel, table=True):
+    """One tag of a lobby; (tag, lobby_id) finds the lobbies carrying a tag without a scan."""
+
+    __tablename__ = "lobby_tags"
+    __table_args__ = (
+        PrimaryKeyConstraint("lobby_id", "tag"),
+        Index("ix_lobby_tags_tag_lobby_id", "tag", "lobby_id"),
+    )
+
+    lobby_id: int = Field(foreign_key="lobbies.id", ondelete="CASCADE", sa_type=IdType)
+    tag: str = Field(sa_type=String(24))
+
+
+class LobbyInvite(SQLModel, table=True):
+    __tablename__ = "lobby_invites"
+    __table_args__ = (Index("ix_lobby_invites_lobby_id_id", "lobby_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
+    code: str = Field(sa_type=String(32), unique=True)
+    lobby_id: int = Field(foreign_key="lobbies.id", ondelete="CASCADE", sa_type=IdType)
+    created_by_id: int = Field(foreign_key="users.id", sa_type=IdType)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    max_uses: int | None = None
+    uses: int = 0
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class MessageReport(SQLModel, table=True):
+    __tablename__ = "message_reports"
+    __table_args__ = (
+        Index("ix_message_reports_lobby_id_id", "lobby_id", "id"),
+        # One open report per reporter and message, enforced by the database, not by a read first.
+        Index(
+            "uq_message_reports_open",
+            "reporter_id",
+            "message_id",
+            unique=True,
+            sqlite_where=text("resolved_at IS NULL"),
+            postgresql_where=text("resolved_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
+    message_id: int = Field(foreign_key="messages.id", ondelete="CASCADE", sa_type=IdType)
+    # The message's lobby, copied so a lobby's reports are one index range.
+    lobby_id: int = Field(foreign_key="lobbies.id", ondelete="CASCADE", sa_type=IdType)
+    reporter_id: int = Field(foreign_key="users.id", ondelete="CASCADE", sa_type=IdType)
+    reason: str = Field(sa_type=String(500))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolved_by_id: int | None = Field(default=None, foreign_key="users.id", sa_type=IdType)

@@ -56,11 +56,19 @@ def lobby_snapshot(lobby: Lobby, owner: User) -> Payload:
         "slowModeSeconds": lobby.slow_mode_seconds,
         # Shown to the owner, moderators and staff only: the type resolves it per viewer.
         "blockedTerms": lobby.blocked_terms,
+        "isLocked": lobby.is_locked,
+        "tags": lobby.tags,
+        "readyCount": lobby.ready_count,
     }
 
 
 def member_snapshot(member: LobbyMember, user: User) -> Payload:
-    return {"user": user_snapshot(user), "role": member.role, "joinedAt": isoformat(member.joined_at)}
+    return {
+        "user": user_snapshot(user),
+        "role": member.role,
+        "joinedAt": isoformat(member.joined_at),
+        "isReady": member.is_ready,
+    }
 
 
 def message_snapshot(message: Message, sender: User) -> Payload:
@@ -96,6 +104,9 @@ class EventBatch:
         self._lobby_event(
             "MemberJoinedEvent", member.lobby_id, member.joined_at, member=member_snapshot(member, user)
         )
+
+    def member_updated(self, member: LobbyMember, user: User) -> None:
+        self._lobby_event("MemberUpdatedEvent", member.lobby_id, None, member=member_snapshot(member, user))
 
     def chat_message(self, message: Message, sender: User) -> None:
         self._lobby_event(

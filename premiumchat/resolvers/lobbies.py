@@ -38,6 +38,7 @@ async def lobbies_(
         status=filter.status.value if filter.status else None,
         is_public=filter.is_public,
         search=filter.search,
+        tags=filter.tags,
     )
     order = (order_by or LobbyOrder.NEWEST).value
     page = await browse.list_lobbies(res, query, order, first, after)
@@ -80,6 +81,7 @@ async def create_lobby(info: Info, input: CreateLobbyInput) -> Lobby:
         max_participants=8 if input.max_participants is None else input.max_participants,
         password=input.password,
         slow_mode_seconds=input.slow_mode_seconds or 0,
+        tags=input.tags,
     )
     return Lobby.from_row(row)
 
@@ -94,6 +96,8 @@ async def update_lobby(info: Info, lobby_id: strawberry.ID, input: UpdateLobbyIn
         clear_password=input.clear_password,
         slow_mode_seconds=input.slow_mode_seconds,
         blocked_terms=input.blocked_terms,
+        is_locked=input.is_locked,
+        tags=input.tags,
     )
     lobby_key = validation.object_id(lobby_id, "lobbyId")
     return Lobby.from_row(await lobbies.update(info.context.resources, actor, lobby_key, changes))

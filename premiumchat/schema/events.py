@@ -57,6 +57,11 @@ class MemberJoinedEvent(LobbyEvent):
     member: LobbyMember
 
 
+@strawberry.type(description="A member changed (their ready flag).")
+class MemberUpdatedEvent(LobbyEvent):
+    member: LobbyMember
+
+
 @strawberry.type
 class MemberLeftEvent(LobbyEvent):
     user: User
@@ -109,6 +114,7 @@ EVENT_TYPES: tuple[type, ...] = (
     ReplayCompletedEvent,
     MessageEditedEvent,
     MessagesPurgedEvent,
+    MemberUpdatedEvent,
 )
 
 
@@ -127,6 +133,7 @@ def _member(snapshot: dict[str, Any], lobby_id: str) -> LobbyMember:
         user_id=user.user_id,
         member_lobby_id=int(lobby_id),
         user_snapshot=user,
+        is_ready=snapshot["isReady"],
     )
 
 
@@ -171,6 +178,10 @@ def build(payload: dict[str, Any]) -> LobbyEvent:
             user=User.from_snapshot(payload["user"]),
             purged_by=User.from_snapshot(payload["purgedBy"]),
             message_ids=[strawberry.ID(message_id) for message_id in payload["messageIds"]],
+        )
+    if kind == "MemberUpdatedEvent":
+        return MemberUpdatedEvent(
+            lobby_id=lobby_id, occurred_at=at, member=_member(payload["member"], lobby_id)
         )
     if kind == "ModerationEvent":
         return ModerationEvent(

@@ -53,6 +53,7 @@ class LobbyMember:
     user_id: strawberry.Private[int]
     member_lobby_id: strawberry.Private[int]
     user_snapshot: strawberry.Private[User | None] = None
+    is_ready: bool = False
 
     @strawberry.field
     async def user(self, info: Info) -> User:
@@ -80,6 +81,7 @@ class LobbyMember:
             joined_at=row.joined_at,
             user_id=row.user_id,
             member_lobby_id=row.lobby_id,
+            is_ready=row.is_ready,
         )
 
 
@@ -150,6 +152,9 @@ class Lobby:
     started_at: datetime | None
     closed_at: datetime | None
     slow_mode_seconds: int = strawberry.field(description="0 = off.")
+    is_locked: bool = strawberry.field(description="Nobody joins while locked; members stay.")
+    tags: list[str]
+    ready_count: int = strawberry.field(description="Members with isReady.")
     lobby_id: strawberry.Private[int]
     owner_id: strawberry.Private[int]
     terms: strawberry.Private[list[str]]
@@ -227,6 +232,14 @@ class Lobby:
         rows = await (await info.context.loaders()).mutes.load(self.lobby_id)
         return [LobbyMute.from_row(row) for row in rows]
 
+    @strawberry.field(description="Usable invites: owner, moderators and staff; FORBIDDEN for others.")
+    async def invites(self, info: Info) -> list[LobbyInvite]:
+        role, is_staff = await self._viewer_role(info)
+        if not is_staff and role not in (models.LobbyRole.OWNER, models.LobbyRole.MODERATOR):
+            raise Forbidden("Only the owner, moderators and staff see a lobby's invites.")
+        rows = await (await info.context.loaders()).invites.load(self.lobby_id)
+        return [LobbyInvite.from_row(row, self) for row in rows]
+
     @classmethod
     def from_snapshot(cls, snapshot: dict[str, Any]) -> Lobby:
         owner = User.from_snapshot(snapshot["owner"])
@@ -243,6 +256,9 @@ class Lobby:
             closed_at=parse_optional_datetime(snapshot["closedAt"]),
             slow_mode_seconds=snapshot["slowModeSeconds"],
             terms=snapshot["blockedTerms"],
+            is_locked=snapshot["isLocked"],
+            tags=snapshot["tags"],
+            ready_count=snapshot["readyCount"],
             lobby_id=int(snapshot["id"]),
             owner_id=owner.user_id,
             owner_snapshot=owner,
@@ -264,8 +280,42 @@ class Lobby:
             closed_at=row.closed_at,
             slow_mode_seconds=row.slow_mode_seconds,
             terms=row.blocked_terms,
+            is_locked=row.is_locked,
+            tags=list(row.tags),
+            ready_count=row.ready_count,
             lobby_id=row.id,
             owner_id=row.owner_id,
+        )
+
+
+@strawberry.type
+class LobbyInvite:
+    code: str
+    created_at: datetime
+    expires_at: datetime | None = strawberry.field(description="Null: never.")
+    max_uses: int | None = strawberry.field(description="Null: unlimited.")
+    uses: int
+    created_by_id: strawberry.Private[int]
+    lobby_node: strawberry.Private[Lobby]
+
+    @strawberry.field
+    def lobby(self) -> Lobby:
+        return self.lobby_node
+
+    @strawberry.field
+    async def created_by(self, info: Info) -> User:
+        return await load_user(await info.context.loaders(), self.created_by_id)
+
+    @classmethod
+    def from_row(cls, row: models.LobbyInvite, lobby: Lobby) -> LobbyInvite:
+        return cls(
+            code=row.code,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            max_uses=row.max_uses,
+            uses=row.uses,
+            created_by_id=row.created_by_id,
+            lobby_node=lobby,
         )
 
 
@@ -337,6 +387,7 @@ class LobbyFilter:
     is_public: bool | None = None
     status: LobbyStatus | None = None
     search: str | None = strawberry.field(default=None, description="Case-insensitive substring of the name.")
+    tags: list[str] | None = strawberry.field(default=None, description="Lobbies that carry every given tag.")
 
 
 @strawberry.input
@@ -347,6 +398,7 @@ class CreateLobbyInput:
     max_participants: int | None = 8
     password: str | None = None
     slow_mode_seconds: int | None = 0
+    tags: list[str] | None = None
 
 
 @strawberry.input
@@ -360,3 +412,5 @@ class UpdateLobbyInput:
     blocked_terms: list[str] | None = strawberry.field(
         default=None, description="Owner, moderators and staff (moderators may change only this)."
     )
+    tags: list[str] | None = None
+    is_locked: bool | None = None

@@ -13,7 +13,7 @@ from strawberry.types.execution import ExecutionContext
 
 from premiumchat.config import Settings
 from premiumchat.observability import Observability
-from premiumchat.resolvers import accounts, moderation
+from premiumchat.resolvers import accounts, extras, moderation
 from premiumchat.resolvers import lobbies as lobby_resolvers
 from premiumchat.resolvers import messages as message_resolvers
 from premiumchat.schema.errors import ContractErrors, SingleOperationPerRequest, log_unexpected
@@ -22,11 +22,13 @@ from premiumchat.schema.lobbies import (
     Lobby,
     LobbyBan,
     LobbyConnection,
+    LobbyInvite,
     LobbyMember,
     LobbyMute,
     LogEntryConnection,
 )
 from premiumchat.schema.messages import Message, MessageConnection
+from premiumchat.schema.reports import MessageReport, MessageReportConnection
 from premiumchat.schema.scalars import DateTime
 from premiumchat.schema.users import AuthPayload, User
 
@@ -47,6 +49,11 @@ class Query:
     messages: MessageConnection = strawberry.field(
         resolver=message_resolvers.messages_,
         description="Members and staff. Oldest to newest; with neither first nor last, the 50 newest.",
+    )
+    message_reports: MessageReportConnection = strawberry.field(
+        resolver=extras.message_reports,
+        description="Newest first. Staff: every lobby's (or one lobby's); owner and moderators: their "
+        "lobby's (lobbyId required).",
     )
 
 
@@ -84,6 +91,21 @@ class Mutation:
     delete_message: Message = strawberry.mutation(resolver=message_resolvers.delete_message)
     edit_message: Message = strawberry.mutation(resolver=message_resolvers.edit_message)
     set_typing: bool = strawberry.mutation(resolver=message_resolvers.set_typing)
+
+    create_invite: LobbyInvite = strawberry.mutation(
+        resolver=extras.create_invite, description="Owner, moderators (and staff)."
+    )
+    revoke_invite: bool = strawberry.mutation(
+        resolver=extras.revoke_invite, description="Its creator, the owner, moderators and staff."
+    )
+    join_by_invite: Lobby = strawberry.mutation(
+        resolver=extras.join_by_invite, description="No password; private lobbies too."
+    )
+    set_ready: LobbyMember = strawberry.mutation(
+        resolver=extras.set_ready, description="A member sets their own flag while the lobby is OPEN."
+    )
+    report_message: MessageReport = strawberry.mutation(resolver=extras.report_message)
+    resolve_report: MessageReport = strawberry.mutation(resolver=extras.resolve_report)
 
     set_premium: User = strawberry.mutation(resolver=moderation.set_premium, description="Staff only.")
     set_user_active: User = strawberry.mutation(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from premiumchat import pagination
+from premiumchat import pagination, validation
 from premiumchat.db import lobbies as queries
 from premiumchat.db.models import Lobby, LobbyLogEntry, LobbyRole, User
 from premiumchat.errors import BadUserInput, Forbidden, NotFound
@@ -32,7 +32,12 @@ class Page(Generic[T]):
 
 
 def lobby_query(
-    viewer: User, *, status: str | None, is_public: bool | None, search: str | None
+    viewer: User,
+    *,
+    status: str | None,
+    is_public: bool | None,
+    search: str | None,
+    tags: list[str] | None = None,
 ) -> queries.LobbyQuery:
     if search is not None and len(search) > SEARCH_MAX:
         raise BadUserInput("search", f"`search` has at most {SEARCH_MAX} characters.")
@@ -43,6 +48,7 @@ def lobby_query(
         statuses=(status,) if status else queries.ACTIVE_STATUSES,
         is_public=is_public,
         search=search or None,
+        tags=tuple(validation.tags(tags or [])),
     )
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from premiumchat import validation
@@ -15,6 +16,7 @@ from premiumchat.db.models import Lobby, LobbyMember, LobbyRole, LobbyStatus, Lo
 from premiumchat.errors import BadUserInput, Conflict, LobbyNotOpen, PremiumRequired
 from premiumchat.realtime.events import EventBatch
 from premiumchat.resources import Resources
+from premiumchat.services import ready
 from premiumchat.services.access import open_lobby, owner_of
 from premiumchat.timeutil import utcnow
 
@@ -35,6 +37,9 @@ class LobbyChanges:
         """Moderators may change this one setting and no other."""
         return self.blocked_terms is not None and self == LobbyChanges(blocked_terms=self.blocked_terms)
 
+    is_locked: bool | None = None
+    tags: list[str] | None = None
+
 
 async def create(
     res: Resources,
@@ -45,12 +50,14 @@ async def create(
     max_participants: int,
     password: str | None,
     slow_mode_seconds: int = 0,
+    tags: list[str] | None = None,
 ) -> Lobby:
     if not (actor.is_premium or actor.is_staff):
         raise PremiumRequired("Only premium users can create lobbies.")
     name = validation.lobby_name(name)
     validation.max_participants(max_participants)
     validation.slow_mode_seconds(slow_mode_seconds)
+    tag_list = validation.tags(tags or [])
     password_hash = None
     if password:  # an empty password field means no password
         password_hash = await passwords.hash_password(validation.lobby_password(password))
@@ -74,6 +81,7 @@ async def create(
         session.add(lobby)
         await session.flush()
         assert lobby.id is not None
+        await queries.set_tags(session, lobby, tag_list)
         session.add(LobbyMember(lobby_id=lobby.id, user_id=actor.id, role=LobbyRole.OWNER))
         queries.log(session, lobby.id, LogKind.CREATED, actor_id=actor.id)
         batch.lobby_updated(lobby, actor, to_subscribers=False)
@@ -113,6 +121,10 @@ async def update(res: Resources, actor: User, lobby_id: int, changes: LobbyChang
             lobby.slow_mode_seconds = validation.slow_mode_seconds(changes.slow_mode_seconds)
         if changes.blocked_terms is not None:
             lobby.blocked_terms = validation.blocked_terms(changes.blocked_terms)
+        if changes.is_locked is not None:
+            lobby.is_locked = changes.is_locked
+        if changes.tags is not None:
+            await queries.set_tags(session, lobby, validation.tags(changes.tags))
         queries.log(session, access.lobby_id, LogKind.UPDATED, actor_id=access.actor_id)
         batch.lobby_updated(lobby, await owner_of(session, lobby), was_public=was_public)
     await batch.publish(res.bus)
@@ -120,7 +132,13 @@ async def update(res: Resources, actor: User, lobby_id: int, changes: LobbyChang
 
 
 async def _lifecycle(
-    res: Resources, actor: User, lobby_id: int, action: str, kind: LogKind, apply: Callable[[Lobby], None]
+    res: Resources,
+    actor: User,
+    lobby_id: int,
+    action: str,
+    kind: LogKind,
+    apply: Callable[[Lobby], None],
+    then: Callable[[AsyncSession, Lobby, EventBatch], Awaitable[None]] | None = None,
 ) -> Lobby:
     """Owner or staff change the lobby's status: one log entry, one LobbyUpdatedEvent."""
     batch = EventBatch()
@@ -129,6 +147,8 @@ async def _lifecycle(
         access.require_owner_or_staff(action)
         access.require_writable()
         apply(access.lobby)
+        if then is not None:
+            await then(session, access.lobby, batch)
         queries.log(session, access.lobby_id, kind, actor_id=access.actor_id)
         batch.lobby_updated(access.lobby, await owner_of(session, access.lobby))
     await batch.publish(res.bus)
@@ -158,7 +178,7 @@ async def start_game(res: Resources, actor: User, lobby_id: int) -> Lobby:
 
 
 async def end_game(res: Resources, actor: User, lobby_id: int) -> Lobby:
-    return await _lifecycle(res, actor, lobby_id, "end the game", LogKind.GAME_ENDED, _end)
+    return await _lifecycle(res, actor, lobby_id, "end the game", LogKind.GAME_ENDED, _end, ready.reset)
 
 
 async def close(res: Resources, actor: User, lobby_id: int) -> Lobby:

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from premiumchat.auth import passwords
 from premiumchat.db import lobbies as queries
 from premiumchat.db.models import Lobby, LobbyMember, LobbyRole, LobbyStatus, LogKind, User
-from premiumchat.errors import Banned, Conflict, Forbidden, LobbyFull, LobbyNotOpen, NotFound, WrongPassword
+from premiumchat.errors import (
+    Banned,
+    Conflict,
+    Forbidden,
+    LobbyFull,
+    LobbyLocked,
+    LobbyNotOpen,
+    NotFound,
+    WrongPassword,
+)
 from premiumchat.realtime.events import EventBatch
 from premiumchat.resources import Resources
 from premiumchat.services.access import NO_SUCH_LOBBY, open_lobby, owner_of
@@ -32,6 +43,25 @@ async def _verified_password_hash(res: Resources, lobby_id: int, password: str |
 
 async def join(res: Resources, actor: User, lobby_id: int, password: str | None) -> Lobby:
     verified_hash = await _verified_password_hash(res, lobby_id, password)
+
+    def password_ok(lobby: Lobby) -> bool:
+        return lobby.password_hash is None or lobby.password_hash == verified_hash
+
+    return await admit(res, actor, lobby_id, password_ok)
+
+
+async def admit(
+    res: Resources,
+    actor: User,
+    lobby_id: int,
+    password_ok: Callable[[Lobby], bool],
+    spend_invite: Callable[[AsyncSession], Awaitable[None]] | None = None,
+) -> Lobby:
+    """The one join path: every rule of joining, in one transaction under the lobby's row lock.
+
+    `spend_invite` (joinByInvite) runs after every check has passed and before the membership
+    is written, inside the same transaction: a join that fails uses nothing.
+    """
     batch = EventBatch()
     try:
         async with res.sessions() as session, session.begin():
@@ -41,15 +71,19 @@ async def join(res: Resources, actor: User, lobby_id: int, password: str | None)
                 raise LobbyNotOpen("Only OPEN lobbies can be joined.")
             if access.membership is not None:
                 raise Conflict("You are already a member of this lobby.")
+            if lobby.is_locked:
+                raise LobbyLocked()
             ban = await queries.active_ban(session, access.lobby_id, access.actor_id, utcnow())
             if ban is not None:
                 raise Banned(ban.expires_at)
-            if lobby.password_hash is not None and lobby.password_hash != verified_hash:
+            if not password_ok(lobby):
                 raise WrongPassword()
             # The lobby row is locked (FOR UPDATE; BEGIN IMMEDIATE on SQLite), so
             # concurrent joins see each other's count and capacity holds.
             if lobby.participant_count >= lobby.max_participants:
                 raise LobbyFull(f"The lobby is full ({lobby.max_participants} members).")
+            if spend_invite is not None:
+                await spend_invite(session)
             member = LobbyMember(lobby_id=access.lobby_id, user_id=access.actor_id, role=LobbyRole.MEMBER)
             session.add(member)
             lobby.participant_count += 1

@@ -50,9 +50,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("messages") as batch:
-        batch.drop_column("edited_at")
-    with op.batch_alter_table("lobbies") as batch:
-        batch.drop_column("blocked_terms")
-        batch.drop_column("slow_mode_seconds")
+    # Not in batch mode: it would recreate the tables on SQLite, and dropping the old `lobbies`
+    # would cascade-delete its dependants. SQLite (3.35+) drops a plain column with ALTER TABLE itself.
+    op.drop_column("messages", "edited_at")
+    op.drop_column("lobbies", "blocked_terms")
+    op.drop_column("lobbies", "slow_mode_seconds")
     op.drop_table("lobby_mutes")
