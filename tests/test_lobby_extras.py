@@ -26,6 +26,7 @@ subscription LobbyEvents($lobbyId: ID!) {{
   }}
 }}
 """
+LIST_UPDATES = "subscription { lobbyListUpdates { __typename lobbyId lobby { id readyCount } } }"
 
 
 @pytest.fixture
@@ -108,6 +109,9 @@ async def test_ready_flags_reach_subscribers_and_end_game_resets_them(
     await api.join_all([ann, bob], lobby_id)
     async with LiveClient(server.ws_url, olive) as watcher:
         events = await _subscribed(watcher, lobby_id, olive)
+        room_list = watcher.subscribe(LIST_UPDATES)
+        await api.update(olive, lobby_id, name="Ready room")  # the list stream is live once this arrives
+        await room_list.until("LobbyUpdatedEvent", lambda e: e["lobbyId"] == lobby_id)
 
         member = await api.set_ready(ann, lobby_id, True)
         assert (member["user"]["id"], member["role"], member["isReady"]) == (ann.id, "MEMBER", True)
@@ -117,6 +121,8 @@ async def test_ready_flags_reach_subscribers_and_end_game_resets_them(
         assert updated["member"]["role"] == "MEMBER"
         await api.set_ready(olive, lobby_id, True)
         assert _ready_event(await events.until("MemberUpdatedEvent")) == (olive.id, True)
+        counts = [(await room_list.until("LobbyUpdatedEvent"))["lobby"]["readyCount"] for _ in range(2)]
+        assert counts == [1, 2]
         lobby = await api.extras(bob, lobby_id)
         assert lobby["readyCount"] == 2
         assert {m["user"]["id"]: m["isReady"] for m in lobby["members"]} == {

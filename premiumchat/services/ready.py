@@ -11,7 +11,7 @@ from premiumchat.db.models import Lobby, LobbyMember, LobbyStatus, User
 from premiumchat.errors import Forbidden, LobbyNotOpen
 from premiumchat.realtime.events import EventBatch
 from premiumchat.resources import Resources
-from premiumchat.services.access import open_lobby
+from premiumchat.services.access import open_lobby, owner_of
 
 
 async def set_ready(res: Resources, actor: User, lobby_id: int, is_ready: bool) -> LobbyMember:
@@ -29,6 +29,8 @@ async def set_ready(res: Resources, actor: User, lobby_id: int, is_ready: bool) 
             # Under the lobby's row lock, like participant_count.
             access.lobby.ready_count += 1 if is_ready else -1
             batch.member_updated(member, actor)
+            # The room list shows readyCount too.
+            batch.lobby_updated(access.lobby, await owner_of(session, access.lobby), to_subscribers=False)
     await batch.publish(res.bus)
     return member
 
