@@ -43,6 +43,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from premiumchat.db.migrate import upgrade
+    from premiumchat.shutdown import GoingAwayWebSocketProtocol
 
     settings = _settings()
     _configure_logging(settings)
@@ -58,6 +59,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
         # any: uvicorn's protocol-level pings are what find dead sockets.
         ws_ping_interval=20,
         ws_ping_timeout=20,
+        # SIGTERM: stop accepting, close sockets with 1001, give the rest a bounded time.
+        ws=GoingAwayWebSocketProtocol,
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
         proxy_headers=True,
         log_level=settings.log_level.lower(),
     )
