@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from premiumchat.admin.auth import LOGIN_ATTEMPTS
 from tests.accounts import set_user_flags
 from tests.graphql import ME, PASSWORD, GraphQLClient
 from tests.lobbies import Account, make_users
@@ -92,6 +93,18 @@ async def test_only_active_staff_log_in(server: ServerProcess, chat: Chat) -> No
         assert response.headers["location"].endswith("/admin/login")
         await set_user_flags(database_url(server), users[sam].id, is_staff=True)
         assert (await http.get("/admin/user/list")).status_code == 302  # that session was ended
+
+        # A new password ends the sessions opened with the old one (this one included).
+        async with admin_client(server) as other:
+            await logged_in(other, sam)
+            response = await other.post(
+                f"/admin/user/edit/{users[sam].id}",
+                data={"is_premium": "", "is_active": "y", "new_password": "another-pass-1", "save": "Save"},
+            )
+            assert response.status_code == 302
+            assert (await other.get("/admin/user/list")).status_code == 302
+        assert (await log_in(http, sam)).status_code == 400
+        assert (await log_in(http, sam, "another-pass-1")).status_code == 302
 
         # A forged or tampered cookie is no session.
         http.cookies.clear()
@@ -312,3 +325,22 @@ async def test_a_demo_account_signs_in_to_the_api(server: ServerProcess, chat: C
     assert {"Friday Night Trivia", "Chess Club", "Speedrun Strategy"} <= {
         edge["node"]["name"] for edge in listed["edges"]
     }
+
+
+async def test_login_attempts_are_limited_per_address(tmp_path: Path, fresh_database_url: str) -> None:
+    server = ServerProcess(fresh_database_url, tmp_path).start()
+    try:
+        async with httpx.AsyncClient(base_url=server.http_url, timeout=30) as http:
+            (sam,) = unique_names("sam")
+            await make_users(GraphQLClient(http), fresh_database_url, [sam], staff=[sam])
+        async with admin_client(server) as http:
+            for _ in range(LOGIN_ATTEMPTS - 1):
+                assert (await log_in(http, sam, "guessing")).status_code == 400
+            await logged_in(http, sam)  # the last attempt of the window
+            http.cookies.clear()
+            # Over the limit even the right password is refused, without a hint of why.
+            response = await log_in(http, sam)
+            assert response.status_code == 400
+            assert "Invalid credentials" in response.text
+    finally:
+        server.stop()
