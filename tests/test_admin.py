@@ -281,6 +281,12 @@ async def test_every_list_page_renders_with_demo_data(
         for name, owner in [("Friday Night Trivia", "premium_user_1"), ("Chess Club", "premium_user_2")]:
             assert name in lobbies
             assert owner in lobbies
+        by_owner = (await http.get("/admin/lobby/list?search=premium_user_2")).text
+        assert "Chess Club" in by_owner
+        assert "Friday Night Trivia" not in by_owner
+        by_sender = (await http.get("/admin/message/list?search=user_4")).text
+        assert "Count me in" in by_sender
+        assert "Ready when you are" not in by_sender
         messages = (await http.get("/admin/message/list?search=dungeon")).text
         assert "skips the second dungeon" in messages
         assert "Count me in" not in messages
