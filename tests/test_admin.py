@@ -186,6 +186,9 @@ async def test_closing_a_lobby_and_deleting_a_message_reach_subscribers(
         deleted = await stream.until("MessageDeletedEvent")
         assert deleted["messageId"] == message["id"]
         assert deleted["deletedBy"]["username"] == sam
+        found = await http.get("/admin/message/list?search=please+delete")
+        assert "please delete me" not in found.text  # nor found by what it said
+        assert f"/admin/message/details/{message['id']}" not in found.text
         history = await chat.history(users[olive], lobby["id"])
         assert [(m["deleted"], m["content"]) for m in (e["node"] for e in history["edges"])] == [(True, "")]
 

@@ -9,7 +9,8 @@ from typing import Any
 
 from sqladmin import ModelView, action
 from sqladmin.filters import BooleanFilter, ForeignKeyFilter, StaticValuesFilter, get_column_obj
-from sqlalchemy import false, select
+from sqlalchemy import and_, false, or_, select
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.expression import Select
 from starlette.datastructures import URL
 from starlette.requests import Request
@@ -216,6 +217,17 @@ class MessageAdmin(ReadView, model=Message):
     column_formatters_detail = column_formatters
     # "Delete" is the soft delete of deleteMessage, through its service (MessageDeletedEvent, log entry).
     can_delete = True
+
+    def search_query(self, stmt: Select[Any], term: str) -> Select[Any]:
+        # A deleted message's content is gone for staff too: a search must not find it either.
+        sender = aliased(User)
+        pattern = f"%{term}%"
+        return stmt.join(Message.sender.of_type(sender)).where(
+            or_(
+                and_(Message.deleted.is_(False), Message.content.ilike(pattern)),
+                sender.username.ilike(pattern),
+            )
+        )
 
     async def delete_model(self, request: Request, pk: Any) -> None:
         res, actor = resources(request), admin_user(request)
