@@ -12,7 +12,7 @@ import pytest
 
 from premiumchat.admin.auth import LOGIN_ATTEMPTS
 from tests.accounts import set_user_flags
-from tests.graphql import ME, PASSWORD, GraphQLClient
+from tests.graphql import LOGIN, ME, PASSWORD, REFRESH, GraphQLClient
 from tests.lobbies import Account, make_users
 from tests.realtime import Chat, LiveClient, unique_names
 from tests.servers import ServerProcess
@@ -155,16 +155,18 @@ async def test_staff_toggle_premium_and_the_user_creates_a_lobby(server: ServerP
         )
         assert response.status_code == 400
         assert "at least 8 characters" in page_error(response.text)
+        session = (await chat.gql.data(LOGIN, {"username": pat, "password": PASSWORD}))["login"]
         response = await http.post(
             f"/admin/user/edit/{pat_account.id}",
             data={"is_premium": "y", "is_active": "y", "new_password": "brand-new-pass", "save": "Save"},
         )
         assert response.status_code == 302
-    login = "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { user { id } } }"
-    assert (await chat.gql.data(login, {"u": pat, "p": "brand-new-pass"}))["login"]["user"][
-        "id"
-    ] == pat_account.id
-    error = await chat.gql.error(login, {"u": pat, "p": PASSWORD})
+        # Every session of the old password ends: its refresh tokens are revoked.
+        error = await chat.gql.error(REFRESH, {"token": session["refreshToken"]})
+        assert error["extensions"]["code"] == "UNAUTHENTICATED"
+    renewed = (await chat.gql.data(LOGIN, {"username": pat, "password": "brand-new-pass"}))["login"]
+    assert renewed["user"]["id"] == pat_account.id
+    error = await chat.gql.error(LOGIN, {"username": pat, "password": PASSWORD})
     assert error["extensions"]["code"] == "UNAUTHENTICATED"
 
 
