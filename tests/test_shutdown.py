@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -100,4 +102,60 @@ async def test_sigterm_closes_sockets_with_1001_and_exits_within_the_bound(
     finally:
         if upload is not None:
             upload.close()
+        server.stop()
+
+
+def start_with_workers(server: ServerProcess, workers: int) -> ServerProcess:
+    """`premiumchat serve --workers N`: uvicorn's supervisor, each worker its own process."""
+    with server.log_path.open("wb") as log:
+        server.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "premiumchat",
+                "serve",
+                "--port",
+                str(server.port),
+                "--workers",
+                str(workers),
+            ],
+            env=server.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert server.process.poll() is None, server.log_path.read_text()
+        try:
+            if httpx.get(f"{server.http_url}/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    server.stop()
+    raise AssertionError(f"server did not start:\n{server.log_path.read_text()}")
+
+
+async def test_every_worker_closes_its_sockets_with_1001(tmp_path: Path, fresh_database_url: str) -> None:
+    server = start_with_workers(ServerProcess(fresh_database_url, tmp_path), workers=2)
+    assert server.process is not None
+    try:
+        async with httpx.AsyncClient(base_url=server.http_url) as http:
+            gql = GraphQLClient(http)
+            payload = await gql.register("owner")
+            await set_user_flags(fresh_database_url, payload["user"]["id"], is_premium=True)
+            owner = Account(payload["user"]["id"], "owner", payload["accessToken"])
+            lobby = await Api(gql).create_lobby(owner, "Two workers")
+            members = []
+            for name in ("ann", "bob", "cat"):
+                joined = await gql.register(name)
+                members.append(Account(joined["user"]["id"], name, joined["accessToken"]))
+                await Api(gql).join(members[-1], lobby["id"])
+        # Several sockets, spread over the workers as the kernel hands out connections: whichever
+        # worker holds one, it says 1001 (uvicorn's supervisor builds plain workers otherwise).
+        sockets = [await subscribed(server, user, lobby["id"], TRANSPORT_WS) for user in (owner, *members)]
+        server.process.send_signal(signal.SIGTERM)
+        assert await asyncio.gather(*(raw.close_code() for raw in sockets)) == [1001] * len(sockets)
+        await asyncio.to_thread(server.process.wait, SHUTDOWN_TIMEOUT_SECONDS + EXIT_SLACK_SECONDS)
+    finally:
         server.stop()
