@@ -1,4 +1,4 @@
-"""premiumchat serve | migrate | create-admin | export-schema."""
+"""premiumchat serve | migrate | seed-demo | create-admin | export-schema."""
 
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from premiumchat.db.migrate import upgrade
+    from premiumchat.shutdown import GoingAwayWebSocketProtocol
 
     settings = _settings()
     _configure_logging(settings)
@@ -58,6 +59,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
         # any: uvicorn's protocol-level pings are what find dead sockets.
         ws_ping_interval=20,
         ws_ping_timeout=20,
+        # SIGTERM: stop accepting, close sockets with 1001, give the rest a bounded time.
+        ws=GoingAwayWebSocketProtocol,
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
         proxy_headers=True,
         log_level=settings.log_level.lower(),
     )
@@ -96,6 +100,26 @@ def cmd_create_admin(args: argparse.Namespace) -> None:
         sys.exit(f"premiumchat: {error.message}")
 
 
+def cmd_seed_demo(args: argparse.Namespace) -> None:
+    from premiumchat import demo
+    from premiumchat.db.migrate import upgrade
+
+    settings = _settings()
+    _configure_logging(settings)
+    upgrade(settings.database_url)
+    try:
+        cleared, loaded = asyncio.run(demo.seed(settings, clear_first=args.clear))
+    except DomainError as error:
+        sys.exit(f"premiumchat: {error.message}")
+    if cleared is not None:
+        print(f"demo data cleared: {cleared.users_removed} users, {cleared.lobbies_removed} lobbies removed")
+    print(
+        f"demo data loaded: {loaded.users_created} users, {loaded.lobbies_created} lobbies, "
+        f"{loaded.members_added} members and {loaded.messages_sent} messages added "
+        f"(log in as any of {', '.join(demo.DEMO_USERS)} with the password {demo.DEMO_PASSWORD!r})"
+    )
+
+
 def cmd_export_schema(_: argparse.Namespace) -> None:
     from premiumchat.schema.root import build_schema
 
@@ -114,6 +138,10 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     commands.add_parser("migrate", help="apply the migrations to DATABASE_URL").set_defaults(func=cmd_migrate)
+
+    seed = commands.add_parser("seed-demo", help="load the demo users, lobbies and messages")
+    seed.add_argument("--clear", action="store_true", help="remove the demo data first (nothing else)")
+    seed.set_defaults(func=cmd_seed_demo)
 
     admin = commands.add_parser("create-admin", help="create or promote a staff user")
     admin.add_argument("--username", required=True)

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     max_connections_per_user: int = Field(20, gt=0)
     max_subscriptions_per_connection: int = Field(100, gt=0)
     edit_window_seconds: int = Field(600, ge=0)
+    # On SIGTERM: how long open requests and socket clean-up may take before they are cancelled.
+    shutdown_timeout_seconds: int = Field(8, gt=0)
 
     jwt_algorithm: str = "HS256"
     max_query_depth: int = Field(12, gt=0)

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import TypedDict
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -17,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
+from premiumchat.admin import mount_admin
 from premiumchat.config import Settings
 from premiumchat.db.engine import create_engine, create_session_factory
 from premiumchat.metrics import Metrics, metrics_endpoint
@@ -64,10 +66,12 @@ async def readyz(request: Request) -> JSONResponse:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     metrics = Metrics()  # observability: one registry per app
+    admin_sessions = async_sessionmaker(class_=AsyncSession, expire_on_commit=False)  # bound below
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[State]:
         engine = create_engine(settings.database_url)
+        admin_sessions.configure(bind=engine)
         redis = None
         if settings.redis_url:
             from redis.asyncio import Redis
@@ -123,7 +127,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 allow_headers=["Authorization", "Content-Type"],
             )
         )
-    return Starlette(
+    app = Starlette(
         debug=False,  # never render tracebacks, whatever DEBUG says
         routes=[
             Route("/graphql", view, methods=["GET", "POST"]),
@@ -135,3 +139,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=middleware,
         lifespan=lifespan,
     )
+    mount_admin(app, settings, admin_sessions)
+    return app

@@ -168,6 +168,42 @@ async def _save_admin(
     return user, created
 
 
+async def create_user(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    username: str,
+    email: str,
+    password: str,
+    is_premium: bool = False,
+) -> User:
+    """An account made by an operator (demo data): the registration rules, no tokens issued."""
+    username = validation.username(username)
+    email = validation.email(email)
+    validation.password(password)
+    username_key, email_key = validation.username_key(username), validation.email_key(email)
+    password_hash = await passwords.hash_password(password)
+    try:
+        async with sessions() as session, session.begin():
+            name_taken, email_taken = await user_queries.username_or_email_taken(
+                session, username_key, email_key
+            )
+            if name_taken or email_taken:
+                raise Conflict("That username or email is taken.")
+            user = User(
+                username=username,
+                username_key=username_key,
+                email=email,
+                email_key=email_key,
+                password_hash=password_hash,
+                is_premium=is_premium,
+            )
+            session.add(user)
+            await session.flush()
+    except IntegrityError as error:
+        raise Conflict("That username or email is taken.") from error
+    return user
+
+
 async def authenticate_user_id(sessions: async_sessionmaker[AsyncSession], user_id: int) -> User:
     """The active user behind a verified token or an authenticated socket."""
     async with sessions() as session:

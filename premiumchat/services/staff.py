@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from premiumchat import validation
+from premiumchat.auth import passwords
 from premiumchat.db import users as user_queries
 from premiumchat.db.models import User
 from premiumchat.errors import Forbidden
@@ -39,4 +41,15 @@ async def set_active(res: Resources, actor: User, user_id: int, is_active: bool)
             await leave_every_lobby(session, user, batch)
             batch.user_deactivated(user_id)
     await batch.publish(res.bus)
+    return user
+
+
+async def set_password(res: Resources, actor: User, user_id: int, password: str) -> User:
+    """Give an account a new password (the admin panel); its refresh tokens stop working."""
+    _require_staff(actor)
+    password_hash = await passwords.hash_password(validation.password(password))
+    async with res.sessions() as session, session.begin():
+        user = await load_user(session, user_id)
+        user.password_hash = password_hash
+        await user_queries.revoke_refresh_tokens(session, user_id, utcnow())
     return user
