@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,11 +22,15 @@ from premiumchat.config import Settings
 from premiumchat.db.models import (
     Lobby,
     LobbyBan,
+    LobbyInvite,
     LobbyLogEntry,
     LobbyMember,
+    LobbyMute,
     LobbyRole,
     LobbyStatus,
+    LobbyTag,
     Message,
+    MessageReport,
     RefreshToken,
     User,
 )
@@ -54,6 +59,7 @@ class DemoLobby:
     is_public: bool = True
     max_participants: int = 8
     password: str | None = None
+    tags: tuple[str, ...] = ()
     messages: tuple[tuple[str, str], ...] = ()
 
 
@@ -64,6 +70,7 @@ DEMO_LOBBIES = (
         owner="premium_user_1",
         members=("user_1", "user_2", "user_3"),
         moderators=("user_1",),
+        tags=("trivia", "quiz"),
         messages=(
             ("premium_user_1", "Welcome to trivia night! The first question comes in five minutes."),
             ("user_1", "Ready when you are."),
@@ -78,6 +85,7 @@ DEMO_LOBBIES = (
         owner="premium_user_2",
         members=("user_3", "user_4"),
         max_participants=4,
+        tags=("chess", "tournament"),
         messages=(
             ("premium_user_2", "The blitz tournament starts at eight: 5+3 time control."),
             ("user_4", "Count me in."),
@@ -92,6 +100,7 @@ DEMO_LOBBIES = (
         members=("user_5", "premium_user_2"),
         is_public=False,
         password="letmein",
+        tags=("speedrun",),
         messages=(
             ("user_5", "The new route skips the second dungeon entirely."),
             ("premium_user_2", "Can you show us a recording tonight?"),
@@ -182,6 +191,7 @@ async def _load_lobby(res: Resources, spec: DemoLobby, users: dict[str, User], r
             is_public=spec.is_public,
             max_participants=spec.max_participants,
             password=spec.password,
+            tags=list(spec.tags),
         )
         report.lobbies_created += 1
     assert lobby.id is not None
@@ -276,7 +286,17 @@ async def _delete_rows(
     session: AsyncSession, user_ids: list[int | None], lobby_ids: list[int | None]
 ) -> None:
     # Demo lobbies whole, children first (no reliance on ON DELETE CASCADE).
-    for model in (LobbyLogEntry, Message, LobbyBan, LobbyMember):
+    lobby_children: tuple[type[Any], ...] = (
+        LobbyLogEntry,
+        MessageReport,
+        Message,
+        LobbyBan,
+        LobbyMute,
+        LobbyInvite,
+        LobbyTag,
+        LobbyMember,
+    )
+    for model in lobby_children:
         await session.execute(delete(model).where(col(model.lobby_id).in_(lobby_ids)))
     await session.execute(delete(Lobby).where(col(Lobby.id).in_(lobby_ids)))
     # What the demo users left in other lobbies.
@@ -285,6 +305,23 @@ async def _delete_rows(
             or_(col(LobbyLogEntry.actor_id).in_(user_ids), col(LobbyLogEntry.target_id).in_(user_ids))
         )
     )
+    sent = select(col(Message.id)).where(col(Message.sender_id).in_(user_ids))
+    await session.execute(
+        delete(MessageReport).where(
+            or_(col(MessageReport.reporter_id).in_(user_ids), col(MessageReport.message_id).in_(sent))
+        )
+    )
+    await session.execute(
+        update(MessageReport)
+        .where(col(MessageReport.resolved_by_id).in_(user_ids))
+        .values(resolved_by_id=None)
+    )
+    await session.execute(
+        delete(LobbyMute).where(
+            or_(col(LobbyMute.user_id).in_(user_ids), col(LobbyMute.muted_by_id).in_(user_ids))
+        )
+    )
+    await session.execute(delete(LobbyInvite).where(col(LobbyInvite.created_by_id).in_(user_ids)))
     await session.execute(delete(Message).where(col(Message.sender_id).in_(user_ids)))
     await session.execute(
         update(Message).where(col(Message.deleted_by_id).in_(user_ids)).values(deleted_by_id=None)

@@ -10,8 +10,10 @@ from sqlalchemy import text
 
 from premiumchat.db.engine import create_engine
 from tests.accounts import set_user_flags
+from tests.extras import Extras as ModerationExtras
 from tests.graphql import LOGIN, GraphQLClient
 from tests.lobbies import JOIN_LOBBY, LOBBY, Account, Api
+from tests.lobby_extras import Extras as LobbyExtras
 from tests.realtime import Chat
 from tests.servers import ServerProcess
 from tests.test_cli import premiumchat
@@ -104,11 +106,17 @@ async def test_seed_demo_clear_removes_only_the_demo_data(tmp_path: Path, databa
             await set_user_flags(database_url, payload["user"]["id"], is_premium=True)
             outsider = Account(payload["user"]["id"], "outsider", payload["accessToken"])
             lobby = await chat.create_lobby(outsider, "Not a demo")
-            await chat.send(outsider, lobby["id"], "staying")
+            staying = await chat.send(outsider, lobby["id"], "staying")
             login = (await gql.data(LOGIN, {"username": "user_1", "password": "testpass123"}))["login"]
             user_1 = Account(login["user"]["id"], "user_1", login["accessToken"])
             await chat.run(JOIN_LOBBY, {"lobbyId": lobby["id"]}, user_1)
-            await chat.send(user_1, lobby["id"], "a demo user was here")
+            demo_message = await chat.send(user_1, lobby["id"], "a demo user was here")
+            # Rows of the extras that tie the demo user to the outsider's lobby.
+            extras, moderation = LobbyExtras(gql), ModerationExtras(gql)
+            await extras.report(user_1, staying["id"])
+            await extras.report(outsider, demo_message["id"])
+            invite = await extras.create_invite(outsider, lobby["id"])
+            await moderation.mute(outsider, lobby["id"], user_1)
 
             output = seed_demo(tmp_path, database_url, "--clear")
             assert "cleared: 7 users, 3 lobbies" in output
@@ -124,13 +132,18 @@ async def test_seed_demo_clear_removes_only_the_demo_data(tmp_path: Path, databa
             assert [row[1:3] for row in after["messages"] if row[0] == "Not a demo"] == [
                 ("outsider", "staying")
             ]
+            # Entries naming a demo user (the mute, the reports) went with them.
             assert [row[1:] for row in after["log"] if row[0] == "Not a demo"] == [
-                ("CREATED", "outsider", None)
+                ("CREATED", "outsider", None),
+                ("INVITE_CREATED", "outsider", None),
             ]
             # The outsider's lobby as the API shows it, and the new user_1 is someone else.
             shown = (await chat.run(LOBBY, {"id": lobby["id"]}, outsider))["lobby"]
             assert shown["participantCount"] == 1
             assert [member["user"]["username"] for member in shown["members"]] == ["outsider"]
+            assert [row["code"] for row in await extras.invites(outsider, lobby["id"])] == [invite["code"]]
+            assert await moderation.mutes(outsider, lobby["id"]) == []
+            assert (await extras.reports(outsider, lobbyId=lobby["id"]))["edges"] == []
             again = (await gql.data(LOGIN, {"username": "user_1", "password": "testpass123"}))["login"]
             assert again["user"]["id"] != user_1.id
     finally:
