@@ -241,8 +241,9 @@ class Lobby:
             created_at=parse_datetime(snapshot["createdAt"]),
             started_at=parse_optional_datetime(snapshot["startedAt"]),
             closed_at=parse_optional_datetime(snapshot["closedAt"]),
-            slow_mode_seconds=snapshot["slowModeSeconds"],
-            terms=snapshot["blockedTerms"],
+            # Defaults for events published by a process of the previous version during a rollout.
+            slow_mode_seconds=snapshot.get("slowModeSeconds", 0),
+            terms=snapshot.get("blockedTerms", []),
             lobby_id=int(snapshot["id"]),
             owner_id=owner.user_id,
             owner_snapshot=owner,
