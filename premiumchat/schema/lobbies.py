@@ -15,6 +15,7 @@ from premiumchat.db.models import LobbyRole, LobbyStatus, LogKind
 from premiumchat.errors import Forbidden
 from premiumchat.schema.common import PageInfo, load_user
 from premiumchat.schema.messages import MessageConnection, message_connection
+from premiumchat.schema.mutes import LobbyMute
 from premiumchat.schema.users import User
 from premiumchat.services import messages as message_service
 from premiumchat.timeutil import parse_datetime, parse_optional_datetime
@@ -107,33 +108,6 @@ class LobbyBan:
             expires_at=row.expires_at,
             user_id=row.user_id,
             banned_by_id=row.banned_by_id,
-        )
-
-
-@strawberry.type
-class LobbyMute:
-    reason: str | None
-    created_at: datetime
-    expires_at: datetime | None = strawberry.field(description="Null: until unmuted.")
-    user_id: strawberry.Private[int]
-    muted_by_id: strawberry.Private[int]
-
-    @strawberry.field
-    async def user(self, info: Info) -> User:
-        return await load_user(await info.context.loaders(), self.user_id)
-
-    @strawberry.field
-    async def muted_by(self, info: Info) -> User:
-        return await load_user(await info.context.loaders(), self.muted_by_id)
-
-    @classmethod
-    def from_row(cls, row: models.LobbyMute) -> LobbyMute:
-        return cls(
-            reason=row.reason,
-            created_at=row.created_at,
-            expires_at=row.expires_at,
-            user_id=row.user_id,
-            muted_by_id=row.muted_by_id,
         )
 
 

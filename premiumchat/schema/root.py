@@ -23,10 +23,10 @@ from premiumchat.schema.lobbies import (
     LobbyBan,
     LobbyConnection,
     LobbyMember,
-    LobbyMute,
     LogEntryConnection,
 )
 from premiumchat.schema.messages import Message, MessageConnection
+from premiumchat.schema.mutes import LobbyMute
 from premiumchat.schema.scalars import DateTime
 from premiumchat.schema.users import AuthPayload, User
 
