@@ -129,6 +129,7 @@ async def test_mute_errors(database_url: str) -> None:
         await api.mute(owner, "999999", member, expect="NOT_FOUND")
         await api.mute(owner, lobby_id, "999999", expect="NOT_FOUND")
         await api.mute(None, lobby_id, member, expect="UNAUTHENTICATED")
+        await api.unmute(None, lobby_id, member, expect="UNAUTHENTICATED")
         error = await api.mute(owner, "x", member, expect="BAD_USER_INPUT")
         assert error["extensions"]["field"] == "lobbyId"
         # Lobby.mutes: owner, moderators, staff; FORBIDDEN for members; the lobby is null to strangers.

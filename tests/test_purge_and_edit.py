@@ -84,6 +84,7 @@ async def test_editing_a_message(database_url: str) -> None:
             await api.edit(users[name], sent["id"], "mine now", expect="FORBIDDEN")
         await api.delete(owner, sent["id"])
         await api.edit(member, sent["id"], "again", expect="FORBIDDEN")
+        await api.edit(None, sent["id"], "anonymous", expect="UNAUTHENTICATED")
         await api.edit(member, "999999", "nothing", expect="NOT_FOUND")
         error = await api.edit(member, "abc", "nothing", expect="BAD_USER_INPUT")
         assert error["extensions"]["field"] == "messageId"

@@ -6,7 +6,8 @@ import strawberry
 
 from premiumchat import validation
 from premiumchat.context import Info
-from premiumchat.schema.lobbies import LobbyBan, LobbyMember, LobbyMute
+from premiumchat.schema.lobbies import LobbyBan, LobbyMember
+from premiumchat.schema.mutes import LobbyMute
 from premiumchat.schema.users import User
 from premiumchat.services import moderation, mutes, purge, staff
 

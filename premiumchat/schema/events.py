@@ -133,7 +133,7 @@ def _member(snapshot: dict[str, Any], lobby_id: str) -> LobbyMember:
         user_id=user.user_id,
         member_lobby_id=int(lobby_id),
         user_snapshot=user,
-        is_ready=snapshot["isReady"],
+        is_ready=snapshot.get("isReady", False),
     )
 
 

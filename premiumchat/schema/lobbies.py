@@ -15,6 +15,7 @@ from premiumchat.db.models import LobbyRole, LobbyStatus, LogKind
 from premiumchat.errors import Forbidden
 from premiumchat.schema.common import PageInfo, load_user
 from premiumchat.schema.messages import MessageConnection, message_connection
+from premiumchat.schema.mutes import LobbyMute
 from premiumchat.schema.users import User
 from premiumchat.services import messages as message_service
 from premiumchat.timeutil import parse_datetime, parse_optional_datetime
@@ -109,33 +110,6 @@ class LobbyBan:
             expires_at=row.expires_at,
             user_id=row.user_id,
             banned_by_id=row.banned_by_id,
-        )
-
-
-@strawberry.type
-class LobbyMute:
-    reason: str | None
-    created_at: datetime
-    expires_at: datetime | None = strawberry.field(description="Null: until unmuted.")
-    user_id: strawberry.Private[int]
-    muted_by_id: strawberry.Private[int]
-
-    @strawberry.field
-    async def user(self, info: Info) -> User:
-        return await load_user(await info.context.loaders(), self.user_id)
-
-    @strawberry.field
-    async def muted_by(self, info: Info) -> User:
-        return await load_user(await info.context.loaders(), self.muted_by_id)
-
-    @classmethod
-    def from_row(cls, row: models.LobbyMute) -> LobbyMute:
-        return cls(
-            reason=row.reason,
-            created_at=row.created_at,
-            expires_at=row.expires_at,
-            user_id=row.user_id,
-            muted_by_id=row.muted_by_id,
         )
 
 
@@ -254,11 +228,12 @@ class Lobby:
             created_at=parse_datetime(snapshot["createdAt"]),
             started_at=parse_optional_datetime(snapshot["startedAt"]),
             closed_at=parse_optional_datetime(snapshot["closedAt"]),
-            slow_mode_seconds=snapshot["slowModeSeconds"],
-            terms=snapshot["blockedTerms"],
-            is_locked=snapshot["isLocked"],
-            tags=snapshot["tags"],
-            ready_count=snapshot["readyCount"],
+            # Defaults for events published by a process of the previous version during a rollout.
+            slow_mode_seconds=snapshot.get("slowModeSeconds", 0),
+            terms=snapshot.get("blockedTerms", []),
+            is_locked=snapshot.get("isLocked", False),
+            tags=snapshot.get("tags", []),
+            ready_count=snapshot.get("readyCount", 0),
             lobby_id=int(snapshot["id"]),
             owner_id=owner.user_id,
             owner_snapshot=owner,

@@ -24,10 +24,10 @@ from premiumchat.schema.lobbies import (
     LobbyConnection,
     LobbyInvite,
     LobbyMember,
-    LobbyMute,
     LogEntryConnection,
 )
 from premiumchat.schema.messages import Message, MessageConnection
+from premiumchat.schema.mutes import LobbyMute
 from premiumchat.schema.reports import MessageReport, MessageReportConnection
 from premiumchat.schema.scalars import DateTime
 from premiumchat.schema.users import AuthPayload, User
