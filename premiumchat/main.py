@@ -28,6 +28,7 @@ from premiumchat.realtime.typing_state import TypingState
 from premiumchat.resources import Resources
 from premiumchat.schema.root import build_schema
 from premiumchat.view import GraphQLView
+from premiumchat.web import web_client_routes
 
 logger = logging.getLogger("premiumchat")
 
@@ -131,6 +132,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),  # no authentication (API.md)
+            # Last: the client at `/` is a fallback that shadows none of the routes above.
+            *web_client_routes(settings.web_client_dir),
         ],
         middleware=middleware,
         lifespan=lifespan,

@@ -1,0 +1,211 @@
+// The GraphQL client: urql over HTTP for queries and mutations, graphql-ws (graphql-transport-ws) for
+// subscriptions. Tokens are refreshed before they expire; the app resubscribes itself after a drop.
+import {
+  Client,
+  CombinedError,
+  fetchExchange,
+  subscriptionExchange,
+  type AnyVariables,
+  type TypedDocumentNode,
+} from "@urql/core";
+import { createClient as createWsClient, type Client as WsClient } from "graphql-ws";
+import { onEnd, pipe, subscribe as subscribeTo } from "wonka";
+
+import { RefreshTokenMutation } from "./operations";
+import { expiresAt, session, setSession, storedSession } from "./session";
+
+/** Refresh the access token when it has less than this left. */
+const REFRESH_MARGIN_MS = 60_000;
+
+export class ApiError extends Error {
+  readonly code: string;
+  readonly extensions: Record<string, unknown>;
+
+  constructor(code: string, message: string, extensions: Record<string, unknown> = {}) {
+    super(message);
+    this.code = code;
+    this.extensions = extensions;
+  }
+
+  get field(): string | null {
+    return typeof this.extensions.field === "string" ? this.extensions.field : null;
+  }
+}
+
+/** The first GraphQL error as an ApiError; a transport failure is code NETWORK. */
+export function toApiError(error: CombinedError): ApiError {
+  const first = error.graphQLErrors[0];
+  if (first) {
+    const extensions = (first.extensions ?? {}) as Record<string, unknown>;
+    const code = typeof extensions.code === "string" ? extensions.code : "INTERNAL";
+    return new ApiError(code, first.message, extensions);
+  }
+  return new ApiError("NETWORK", "The server cannot be reached.");
+}
+
+const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/graphql`;
+
+type SocketListener = (state: "connected" | "closed", code?: number) => void;
+const socketListeners = new Set<SocketListener>();
+
+export function onSocketState(listener: SocketListener): () => void {
+  socketListeners.add(listener);
+  return () => socketListeners.delete(listener);
+}
+
+export const ws: WsClient = createWsClient({
+  url: wsUrl,
+  lazy: true,
+  // No silent retry: a resubscription must carry `since` (the last message seen), so the views
+  // resubscribe themselves when a subscription fails with a network error.
+  retryAttempts: 0,
+  keepAlive: 15_000,
+  connectionParams: async () => {
+    const token = await freshAccessToken();
+    return token ? { token } : {};
+  },
+  on: {
+    connected: () => socketListeners.forEach((listener) => listener("connected")),
+    closed: (event) => {
+      const code = (event as CloseEvent | undefined)?.code;
+      socketListeners.forEach((listener) => listener("closed", code));
+    },
+  },
+});
+
+export const client = new Client({
+  url: "/graphql",
+  requestPolicy: "network-only",
+  preferGetMethod: false,
+  fetchOptions: (): RequestInit => {
+    const current = session();
+    return current ? { headers: { Authorization: `Bearer ${current.accessToken}` } } : {};
+  },
+  exchanges: [
+    fetchExchange,
+    subscriptionExchange({
+      forwardSubscription: (request) => ({
+        subscribe: (sink) => ({
+          unsubscribe: ws.subscribe({ ...request, query: request.query ?? "" }, sink),
+        }),
+      }),
+    }),
+  ],
+});
+
+let refreshing: Promise<boolean> | null = null;
+
+/** Rotates the refresh token (once at a time: reusing a spent one would revoke them all). */
+export function refreshSession(): Promise<boolean> {
+  refreshing ??= (async () => {
+    const mine = session();
+    if (!mine) return false;
+    const stored = storedSession();
+    if (stored && stored.refreshToken !== mine.refreshToken && expiresAt(stored.accessToken) > Date.now()) {
+      setSession(stored); // another tab already rotated it
+      return true;
+    }
+    const result = await client
+      .mutation(RefreshTokenMutation, { refreshToken: mine.refreshToken }, { fetchOptions: {} })
+      .toPromise();
+    if (result.data) {
+      const payload = result.data.refreshToken;
+      setSession({ accessToken: payload.accessToken, refreshToken: payload.refreshToken, user: payload.user });
+      return true;
+    }
+    if (result.error && toApiError(result.error).code !== "NETWORK") setSession(null);
+    return false;
+  })().finally(() => {
+    refreshing = null;
+  });
+  return refreshing;
+}
+
+/** The access token, refreshed first when it is about to expire; null when signed out. */
+export async function freshAccessToken(): Promise<string | null> {
+  const current = session();
+  if (!current) return null;
+  if (expiresAt(current.accessToken) - Date.now() < REFRESH_MARGIN_MS) await refreshSession();
+  return session()?.accessToken ?? null;
+}
+
+async function execute<Data, Variables extends AnyVariables>(
+  kind: "query" | "mutation",
+  document: TypedDocumentNode<Data, Variables>,
+  variables: Variables,
+  retried = false,
+): Promise<Data> {
+  await freshAccessToken();
+  const result =
+    kind === "query"
+      ? await client.query(document, variables).toPromise()
+      : await client.mutation(document, variables).toPromise();
+  if (result.error) {
+    const error = toApiError(result.error);
+    if (error.code === "UNAUTHENTICATED" && session() && !retried && (await refreshSession())) {
+      return execute(kind, document, variables, true);
+    }
+    throw error;
+  }
+  if (!result.data) throw new ApiError("INTERNAL", "The server sent no data.");
+  return result.data;
+}
+
+export function query<Data, Variables extends AnyVariables>(
+  document: TypedDocumentNode<Data, Variables>,
+  variables: Variables,
+): Promise<Data> {
+  return execute("query", document, variables);
+}
+
+export function mutate<Data, Variables extends AnyVariables>(
+  document: TypedDocumentNode<Data, Variables>,
+  variables: Variables,
+): Promise<Data> {
+  return execute("mutation", document, variables);
+}
+
+export interface SubscriptionHandlers<Data> {
+  next(data: Data): void;
+  /** A refused subscription (GraphQL error) or a dropped socket (code NETWORK). */
+  error(error: ApiError): void;
+  /** The server completed it (left, kicked, banned, lobby closed). */
+  complete(): void;
+}
+
+/** Subscribes through urql; returns the unsubscribe function. */
+export function subscribe<Data, Variables extends AnyVariables>(
+  document: TypedDocumentNode<Data, Variables>,
+  variables: Variables,
+  handlers: SubscriptionHandlers<Data>,
+): () => void {
+  let finished = false;
+  const { unsubscribe } = pipe(
+    client.subscription(document, variables),
+    onEnd(() => {
+      if (!finished) {
+        finished = true;
+        handlers.complete();
+      }
+    }),
+    subscribeTo((result) => {
+      if (finished) return;
+      if (result.error) {
+        finished = true;
+        handlers.error(toApiError(result.error));
+        queueMicrotask(() => unsubscribe());
+      } else if (result.data) {
+        handlers.next(result.data);
+      }
+    }),
+  );
+  return () => {
+    finished = true;
+    unsubscribe();
+  };
+}
+
+/** Closes the socket (signing out): its subscriptions end with a network error. */
+export function closeSocket(): void {
+  ws.terminate();
+}
