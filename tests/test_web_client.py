@@ -11,20 +11,27 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import jwt
 import pytest
 from playwright.async_api import Browser, BrowserContext, Locator, Page, WebSocketRoute, expect
 
+from premiumchat.auth.tokens import TokenType, issue
+from premiumchat.config import Settings
 from premiumchat.main import create_app
 from premiumchat.web import DEFAULT_DIST
 from tests.browser import screenshot_path
 from tests.conftest import make_settings
+from tests.conftest_settings import TEST_SECRET_KEY
 from tests.databases import SqliteDatabases
 from tests.graphql import PASSWORD, GraphQLClient
-from tests.lobbies import make_users
+from tests.lobbies import START_GAME, Account, make_users
+from tests.realtime import Chat
 from tests.servers import ServerProcess
 
 # The machine running the suite is shared and slow at times: wait for state, generously.
@@ -147,7 +154,9 @@ def lobby_card(page: Page, name: str) -> Locator:
 
 
 def message(page: Page, text: str) -> Locator:
-    return page.locator("li.message[data-message-id]", has_text=text)
+    """A delivered message (not a pending one) whose whole text is `text`."""
+    content = page.locator(".content", has_text=re.compile(f"^{re.escape(text)}$"))
+    return page.locator("li.message[data-message-id]").filter(has=content)
 
 
 def person(page: Page, username: str) -> Locator:
@@ -266,3 +275,108 @@ async def test_two_users_chat_live_through_a_dropped_socket_and_a_kick(
     card = lobby_card(bob, "Friday quiz")
     await card.get_by_role("button", name="Join Friday quiz").click()
     await expect(card.get_by_role("alert")).to_contain_text("You are banned from this lobby until")
+
+
+@pytest.fixture(scope="module")
+def short_token_server(
+    sqlite_databases: SqliteDatabases, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """Access tokens that expire within seconds, so the client must refresh them as it goes."""
+    require_built_client()
+    url = asyncio.run(sqlite_databases.create())
+    process = ServerProcess(
+        url,
+        tmp_path_factory.mktemp("web-short-tokens"),
+        access_token_ttl_seconds=str(SHORT_TTL_SECONDS),
+        rate_limit_messages="1000",
+    )
+    process.start()
+    yield process
+    process.stop()
+
+
+SHORT_TTL_SECONDS = 4
+
+
+def long_lived(account: Account) -> Account:
+    """The same user with an hour-long token from the server's own issuer (setup outlives 4 s)."""
+    settings = Settings(_env_file=None, secret_key=TEST_SECRET_KEY, access_token_ttl_seconds=3600)  # type: ignore[call-arg]
+    token = issue(settings, int(account.id), TokenType.ACCESS).token
+    return Account(account.id, account.username, token)
+
+
+async def stored_session(page: Page) -> dict[str, Any]:
+    value = await page.evaluate("() => JSON.parse(localStorage.getItem('premiumchat.session'))")
+    assert isinstance(value, dict), value
+    return value
+
+
+async def test_join_refusals_history_scroll_back_and_token_refresh(
+    short_token_server: ServerProcess, contexts: tuple[BrowserContext, BrowserContext]
+) -> None:
+    server = short_token_server
+    async with httpx.AsyncClient(base_url=server.http_url) as http:
+        chat = Chat(GraphQLClient(http))
+        users = await make_users(
+            chat.gql,
+            server.env["DATABASE_URL"],
+            ["web_owner", "web_dave", "web_carol"],
+            premium=["web_owner"],
+        )
+        owner, dave = long_lived(users["web_owner"]), long_lived(users["web_dave"])
+        archive = await chat.create_lobby(owner, "Archive")
+        for number in range(1, 56):
+            await chat.send(owner, archive["id"], f"archived {number}")
+        await chat.create_lobby(owner, "Locked room", password="sesame")
+        tiny = await chat.create_lobby(owner, "Tiny", maxParticipants=2)
+        await chat.join(dave, tiny["id"])
+        busy = await chat.create_lobby(owner, "Busy")
+        await chat.run(START_GAME, {"lobbyId": busy["id"]}, owner)
+
+    page = await contexts[1].new_page()
+    await log_in(page, server.http_url, users["web_carol"].username)
+    first = await stored_session(page)
+
+    # Clear reasons when a join is refused, from the error's extensions.code.
+    await lobby_card(page, "Tiny").get_by_role("button", name="Join Tiny").click()
+    await expect(lobby_card(page, "Tiny").get_by_role("alert")).to_have_text("Tiny: This lobby is full.")
+    await expect(lobby_card(page, "Busy")).to_contain_text("In game")
+    await lobby_card(page, "Busy").get_by_role("button", name="Join Busy").click()
+    await expect(lobby_card(page, "Busy").get_by_role("alert")).to_contain_text("This lobby is not open")
+    locked = lobby_card(page, "Locked room")
+    await locked.get_by_role("button", name="Join Locked room").click()
+    await locked.get_by_label("Password for Locked room").fill("nope")
+    await locked.get_by_role("button", name="Join with password").click()
+    await expect(locked.get_by_role("alert")).to_have_text("Locked room: Wrong password for this lobby.")
+    await locked.get_by_label("Password for Locked room").fill("sesame")
+    await locked.get_by_role("button", name="Join with password").click()
+    await expect(page.get_by_role("heading", level=1, name="Locked room")).to_be_visible()
+
+    # History: the 50 newest first, older ones on request, in order.
+    await page.get_by_role("link", name="← All lobbies").click()
+    await lobby_card(page, "Archive").get_by_role("button", name="Join Archive").click()
+    await expect(message(page, "archived 55")).to_be_visible()
+    await expect(page.locator("li.message[data-message-id]")).to_have_count(50)
+    await expect(message(page, "archived 5")).to_have_count(0)
+    await page.get_by_role("button", name="Load older messages").click()
+    await expect(page.locator("li.message[data-message-id]")).to_have_count(55)
+    await expect(page.get_by_role("button", name="Load older messages")).to_be_hidden()
+    texts = await page.locator("li.message[data-message-id] .content").all_inner_texts()
+    assert texts == [f"archived {number}" for number in range(1, 56)]
+
+    # Once the first access token has expired, the client still works: it rotated the refresh token.
+    expired_at = (await stored_session(page))["accessToken"]
+    await asyncio.sleep(max(0.0, token_expiry(expired_at) - time.time()) + 0.5)  # let it expire
+    await send(page, "still signed in")
+    await expect(message(page, "still signed in")).to_be_visible()
+    await expect(page.locator("li.message.pending, li.message.failed")).to_have_count(0)
+    latest = await stored_session(page)
+    assert latest["refreshToken"] != first["refreshToken"]
+    assert token_expiry(latest["accessToken"]) > token_expiry(expired_at)
+    await expect(page.get_by_role("heading", level=1, name="Archive")).to_be_visible()
+
+
+def token_expiry(token: str) -> float:
+    """A JWT's exp, read without checking it (the server checks it)."""
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return float(claims["exp"])

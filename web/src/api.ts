@@ -12,10 +12,7 @@ import { createClient as createWsClient, type Client as WsClient } from "graphql
 import { onEnd, pipe, subscribe as subscribeTo } from "wonka";
 
 import { RefreshTokenMutation } from "./operations";
-import { expiresAt, session, setSession, storedSession } from "./session";
-
-/** Refresh the access token when it has less than this left. */
-const REFRESH_MARGIN_MS = 60_000;
+import { expiresAt, refreshMargin, session, setSession, storedSession } from "./session";
 
 export class ApiError extends Error {
   readonly code: string;
@@ -125,7 +122,7 @@ export function refreshSession(): Promise<boolean> {
 export async function freshAccessToken(): Promise<string | null> {
   const current = session();
   if (!current) return null;
-  if (expiresAt(current.accessToken) - Date.now() < REFRESH_MARGIN_MS) await refreshSession();
+  if (expiresAt(current.accessToken) - Date.now() < refreshMargin(current.accessToken)) await refreshSession();
   return session()?.accessToken ?? null;
 }
 

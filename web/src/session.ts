@@ -56,16 +56,26 @@ export function onSessionChange(listener: () => void): () => void {
   return () => listeners.delete(listener);
 }
 
-/** Milliseconds since the epoch at which a JWT expires (0 when unreadable). */
-export function expiresAt(token: string): number {
+function claim(token: string, name: "exp" | "iat"): number {
   try {
     const payload = token.split(".")[1] ?? "";
     const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
-    const exp: unknown = (JSON.parse(json) as Record<string, unknown>).exp;
-    return typeof exp === "number" ? exp * 1000 : 0;
+    const value: unknown = (JSON.parse(json) as Record<string, unknown>)[name];
+    return typeof value === "number" ? value * 1000 : 0;
   } catch {
     return 0;
   }
+}
+
+/** Milliseconds since the epoch at which a JWT expires (0 when unreadable). */
+export function expiresAt(token: string): number {
+  return claim(token, "exp");
+}
+
+/** How long before expiry to refresh: a minute, or a quarter of a shorter lifetime. */
+export function refreshMargin(token: string): number {
+  const lifetime = expiresAt(token) - claim(token, "iat");
+  return lifetime > 0 ? Math.min(60_000, lifetime / 4) : 60_000;
 }
 
 // Another tab may sign out, or rotate the refresh token: follow it rather than reuse a spent token.
