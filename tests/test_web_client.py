@@ -289,6 +289,7 @@ def short_token_server(
         tmp_path_factory.mktemp("web-short-tokens"),
         access_token_ttl_seconds=str(SHORT_TTL_SECONDS),
         rate_limit_messages="1000",
+        replay_max_messages=str(REPLAY_MAX),
     )
     process.start()
     yield process
@@ -296,6 +297,7 @@ def short_token_server(
 
 
 SHORT_TTL_SECONDS = 4
+REPLAY_MAX = 2
 
 
 def long_lived(account: Account) -> Account:
@@ -334,6 +336,8 @@ async def test_join_refusals_history_scroll_back_and_token_refresh(
         await chat.run(START_GAME, {"lobbyId": busy["id"]}, owner)
 
     page = await contexts[1].new_page()
+    cutter = SocketCutter()
+    await page.route_web_socket(re.compile(r".*/graphql$"), cutter.handle)
     await log_in(page, server.http_url, users["web_carol"].username)
     first = await stored_session(page)
 
@@ -374,6 +378,21 @@ async def test_join_refusals_history_scroll_back_and_token_refresh(
     assert latest["refreshToken"] != first["refreshToken"]
     assert token_expiry(latest["accessToken"]) > token_expiry(expired_at)
     await expect(page.get_by_role("heading", level=1, name="Archive")).to_be_visible()
+
+    # More missed than the server replays: ReplayCompletedEvent says recovered false, history reloads.
+    await expect(page.get_by_role("status").filter(has_text=re.compile("^Live$"))).to_be_visible()
+    await cutter.cut()
+    await expect(page.get_by_text(re.compile("Connection lost|Reconnecting"))).to_be_visible()
+    missed = [f"too many to replay {number}" for number in range(1, REPLAY_MAX + 2)]
+    async with httpx.AsyncClient(base_url=server.http_url) as http:
+        for text in missed:
+            await Chat(GraphQLClient(http)).send(owner, archive["id"], text)
+    await asyncio.wait_for(cutter.refused.wait(), TIMEOUT_MS / 1000)
+    cutter.restore()
+    for text in missed:
+        await expect(message(page, text)).to_have_count(1)
+    texts = await page.locator("li.message[data-message-id] .content").all_inner_texts()
+    assert texts[-len(missed) - 1 :] == ["still signed in", *missed], texts
 
 
 def token_expiry(token: str) -> float:
