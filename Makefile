@@ -41,7 +41,8 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 # The web client (web/): npm ci when the lock file changes, a Vite build when a source does.
 # The generated operation types (web/src/gql) and the build (web/dist) are not committed.
 WEB_SOURCES := $(shell find web/src -type f -not -path 'web/src/gql/*' 2>/dev/null) \
-	web/index.html web/package.json web/codegen.ts web/vite.config.ts web/tsconfig.json schema.graphql
+	web/index.html web/package.json web/codegen.ts web/vite.config.ts web/tsconfig.json \
+	web/.prettierrc.json web/.prettierignore schema.graphql
 
 web/node_modules/.package-lock.json: web/package-lock.json web/package.json
 	cd web && $(NPM) ci --no-audit --no-fund

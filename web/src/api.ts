@@ -37,7 +37,28 @@ export function toApiError(error: CombinedError): ApiError {
     const code = typeof extensions.code === "string" ? extensions.code : "INTERNAL";
     return new ApiError(code, first.message, extensions);
   }
-  return new ApiError("NETWORK", "The server cannot be reached.");
+  // A dropped socket arrives as its CloseEvent: keep the close code (4403, 4429…).
+  const network: unknown = error.networkError;
+  const closeCode =
+    typeof network === "object" && network !== null && "code" in network && typeof network.code === "number"
+      ? network.code
+      : null;
+  return new ApiError("NETWORK", "The server cannot be reached.", closeCode === null ? {} : { closeCode });
+}
+
+/**
+ * After a subscription lost its socket: null to resubscribe, or why not to. A socket refused with
+ * 4403 (token expired or revoked) gets one token refresh first; 4429 (too many sockets) is final.
+ */
+export async function whyNotResubscribe(error: ApiError): Promise<string | null> {
+  const closeCode = error.extensions.closeCode;
+  if (closeCode === 4429) {
+    return "This account has too many open connections: close another tab, then reload this page.";
+  }
+  if (closeCode === 4403 && !(await refreshSession())) {
+    return "Your session has ended: please log in again.";
+  }
+  return null;
 }
 
 const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/graphql`;
@@ -107,7 +128,11 @@ export function refreshSession(): Promise<boolean> {
       .toPromise();
     if (result.data) {
       const payload = result.data.refreshToken;
-      setSession({ accessToken: payload.accessToken, refreshToken: payload.refreshToken, user: payload.user });
+      setSession({
+        accessToken: payload.accessToken,
+        refreshToken: payload.refreshToken,
+        user: payload.user,
+      });
       return true;
     }
     if (result.error && toApiError(result.error).code !== "NETWORK") setSession(null);
@@ -122,7 +147,8 @@ export function refreshSession(): Promise<boolean> {
 export async function freshAccessToken(): Promise<string | null> {
   const current = session();
   if (!current) return null;
-  if (expiresAt(current.accessToken) - Date.now() < refreshMargin(current.accessToken)) await refreshSession();
+  if (expiresAt(current.accessToken) - Date.now() < refreshMargin(current.accessToken))
+    await refreshSession();
   return session()?.accessToken ?? null;
 }
 

@@ -56,3 +56,31 @@ export function field(form: HTMLFormElement, name: string): string {
   const value = new FormData(form).get(name);
   return typeof value === "string" ? value : "";
 }
+
+/**
+ * Re-renders part of the page without losing what the user was doing in it: the focused element,
+ * typed values and open <details> are carried over by element id.
+ */
+export function keepingState(container: HTMLElement, render: () => void): void {
+  const active = document.activeElement;
+  const focusedId = active instanceof HTMLElement && container.contains(active) ? active.id : "";
+  const values = new Map<string, string>();
+  const open = new Set<string>();
+  for (const element of container.querySelectorAll<HTMLElement>("[id]")) {
+    if (element instanceof HTMLInputElement || element instanceof HTMLSelectElement) {
+      values.set(element.id, element.value);
+    } else if (element instanceof HTMLDetailsElement && element.open) {
+      open.add(element.id);
+    }
+  }
+  render();
+  for (const [id, value] of values) {
+    const element = document.getElementById(id);
+    if (element instanceof HTMLInputElement || element instanceof HTMLSelectElement) element.value = value;
+  }
+  for (const id of open) {
+    const element = document.getElementById(id);
+    if (element instanceof HTMLDetailsElement) element.open = true;
+  }
+  if (focusedId) document.getElementById(focusedId)?.focus();
+}

@@ -1,5 +1,5 @@
 // What the user reads for each error code of the contract (extensions.code).
-import { ApiError, } from "./api";
+import { ApiError } from "./api";
 import { formatDateTime } from "./dom";
 
 export function describeError(error: unknown): string {

@@ -21,7 +21,10 @@ export const LobbyFields = graphql(`
     status
     createdAt
     myRole
-    owner { id username }
+    owner {
+      id
+      username
+    }
   }
 `);
 
@@ -32,31 +35,54 @@ export const MessageFields = graphql(`
     createdAt
     deleted
     clientMessageId
-    sender { id username }
+    sender {
+      id
+      username
+    }
   }
 `);
 
 export const MeQuery = graphql(`
   query Me {
-    me { ...UserFields }
+    me {
+      ...UserFields
+    }
   }
 `);
 
 export const RegisterMutation = graphql(`
   mutation Register($input: RegisterInput!) {
-    register(input: $input) { accessToken refreshToken user { ...UserFields } }
+    register(input: $input) {
+      accessToken
+      refreshToken
+      user {
+        ...UserFields
+      }
+    }
   }
 `);
 
 export const LoginMutation = graphql(`
   mutation Login($username: String!, $password: String!) {
-    login(username: $username, password: $password) { accessToken refreshToken user { ...UserFields } }
+    login(username: $username, password: $password) {
+      accessToken
+      refreshToken
+      user {
+        ...UserFields
+      }
+    }
   }
 `);
 
 export const RefreshTokenMutation = graphql(`
   mutation RefreshToken($refreshToken: String!) {
-    refreshToken(refreshToken: $refreshToken) { accessToken refreshToken user { ...UserFields } }
+    refreshToken(refreshToken: $refreshToken) {
+      accessToken
+      refreshToken
+      user {
+        ...UserFields
+      }
+    }
   }
 `);
 
@@ -70,27 +96,42 @@ export const LobbiesQuery = graphql(`
   query Lobbies($filter: LobbyFilter, $orderBy: LobbyOrder, $first: Int, $after: String) {
     lobbies(filter: $filter, orderBy: $orderBy, first: $first, after: $after) {
       totalCount
-      pageInfo { hasNextPage endCursor }
-      edges { node { ...LobbyFields } }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      edges {
+        node {
+          ...LobbyFields
+        }
+      }
     }
   }
 `);
 
 export const LobbyListUpdatesSubscription = graphql(`
   subscription LobbyListUpdates {
-    lobbyListUpdates { lobby { ...LobbyFields } }
+    lobbyListUpdates {
+      lobby {
+        ...LobbyFields
+      }
+    }
   }
 `);
 
 export const CreateLobbyMutation = graphql(`
   mutation CreateLobby($input: CreateLobbyInput!) {
-    createLobby(input: $input) { ...LobbyFields }
+    createLobby(input: $input) {
+      ...LobbyFields
+    }
   }
 `);
 
 export const JoinLobbyMutation = graphql(`
   mutation JoinLobby($lobbyId: ID!, $password: String) {
-    joinLobby(lobbyId: $lobbyId, password: $password) { ...LobbyFields }
+    joinLobby(lobbyId: $lobbyId, password: $password) {
+      ...LobbyFields
+    }
   }
 `);
 
@@ -104,8 +145,18 @@ export const RoomQuery = graphql(`
   query Room($id: ID!) {
     lobby(id: $id) {
       ...LobbyFields
-      members { role joinedAt user { id username } }
-      onlineUsers { id username }
+      members {
+        role
+        joinedAt
+        user {
+          id
+          username
+        }
+      }
+      onlineUsers {
+        id
+        username
+      }
     }
   }
 `);
@@ -113,21 +164,34 @@ export const RoomQuery = graphql(`
 export const MessagesQuery = graphql(`
   query Messages($lobbyId: ID!, $last: Int, $before: String) {
     messages(lobbyId: $lobbyId, last: $last, before: $before) {
-      pageInfo { hasPreviousPage startCursor }
-      edges { node { ...MessageFields } }
+      pageInfo {
+        hasPreviousPage
+        startCursor
+      }
+      edges {
+        node {
+          ...MessageFields
+        }
+      }
     }
   }
 `);
 
 export const SendMessageMutation = graphql(`
   mutation SendMessage($lobbyId: ID!, $content: String!, $clientMessageId: String) {
-    sendMessage(lobbyId: $lobbyId, content: $content, clientMessageId: $clientMessageId) { ...MessageFields }
+    sendMessage(lobbyId: $lobbyId, content: $content, clientMessageId: $clientMessageId) {
+      ...MessageFields
+    }
   }
 `);
 
 export const DeleteMessageMutation = graphql(`
   mutation DeleteMessage($messageId: ID!) {
-    deleteMessage(messageId: $messageId) { id deleted content }
+    deleteMessage(messageId: $messageId) {
+      id
+      deleted
+      content
+    }
   }
 `);
 
@@ -139,13 +203,17 @@ export const SetTypingMutation = graphql(`
 
 export const StartGameMutation = graphql(`
   mutation StartGame($lobbyId: ID!) {
-    startGame(lobbyId: $lobbyId) { ...LobbyFields }
+    startGame(lobbyId: $lobbyId) {
+      ...LobbyFields
+    }
   }
 `);
 
 export const EndGameMutation = graphql(`
   mutation EndGame($lobbyId: ID!) {
-    endGame(lobbyId: $lobbyId) { ...LobbyFields }
+    endGame(lobbyId: $lobbyId) {
+      ...LobbyFields
+    }
   }
 `);
 
@@ -165,13 +233,17 @@ export const BanUserMutation = graphql(`
 
 export const AddModeratorMutation = graphql(`
   mutation AddModerator($lobbyId: ID!, $userId: ID!) {
-    addModerator(lobbyId: $lobbyId, userId: $userId) { role }
+    addModerator(lobbyId: $lobbyId, userId: $userId) {
+      role
+    }
   }
 `);
 
 export const RemoveModeratorMutation = graphql(`
   mutation RemoveModerator($lobbyId: ID!, $userId: ID!) {
-    removeModerator(lobbyId: $lobbyId, userId: $userId) { role }
+    removeModerator(lobbyId: $lobbyId, userId: $userId) {
+      role
+    }
   }
 `);
 
@@ -181,22 +253,76 @@ export const LobbyEventsSubscription = graphql(`
       __typename
       lobbyId
       occurredAt
-      ... on ChatMessageEvent { message { ...MessageFields } }
-      ... on MessageDeletedEvent { messageId deletedBy { id username } }
-      ... on PresenceJoinEvent { user { id username } }
-      ... on PresenceLeaveEvent { user { id username } }
-      ... on TypingEvent { user { id username } isTyping expiresAt }
-      ... on MemberJoinedEvent { member { role joinedAt user { id username } } }
-      ... on MemberLeftEvent { user { id username } }
+      ... on ChatMessageEvent {
+        message {
+          ...MessageFields
+        }
+      }
+      ... on MessageDeletedEvent {
+        messageId
+        deletedBy {
+          id
+          username
+        }
+      }
+      ... on PresenceJoinEvent {
+        user {
+          id
+          username
+        }
+      }
+      ... on PresenceLeaveEvent {
+        user {
+          id
+          username
+        }
+      }
+      ... on TypingEvent {
+        user {
+          id
+          username
+        }
+        isTyping
+        expiresAt
+      }
+      ... on MemberJoinedEvent {
+        member {
+          role
+          joinedAt
+          user {
+            id
+            username
+          }
+        }
+      }
+      ... on MemberLeftEvent {
+        user {
+          id
+          username
+        }
+      }
       ... on ModerationEvent {
         action
-        actor { id username }
-        target { id username }
+        actor {
+          id
+          username
+        }
+        target {
+          id
+          username
+        }
         reason
         expiresAt
       }
-      ... on LobbyUpdatedEvent { lobby { ...LobbyFields } }
-      ... on ReplayCompletedEvent { recovered replayedCount }
+      ... on LobbyUpdatedEvent {
+        lobby {
+          ...LobbyFields
+        }
+      }
+      ... on ReplayCompletedEvent {
+        recovered
+        replayedCount
+      }
     }
   }
 `);

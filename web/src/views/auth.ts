@@ -107,7 +107,11 @@ export function authView(root: HTMLElement): () => void {
 async function submit(
   form: HTMLFormElement,
   errorRegion: HTMLElement,
-  action: () => Promise<{ accessToken: string; refreshToken: string; user: { id: string; username: string; isPremium: boolean; isStaff: boolean } }>,
+  action: () => Promise<{
+    accessToken: string;
+    refreshToken: string;
+    user: { id: string; username: string; isPremium: boolean; isStaff: boolean };
+  }>,
 ): Promise<void> {
   const button = form.querySelector("button[type=submit]") as HTMLButtonElement;
   button.disabled = true;

@@ -1,7 +1,7 @@
 // The live lobby list (filters, search, counts and status kept current by lobbyListUpdates),
 // creating a lobby, and joining one (with its password when it has one).
-import { ApiError, mutate, onSocketState, query, subscribe } from "../api";
-import { field, h, replaceChildren, say } from "../dom";
+import { ApiError, mutate, onSocketState, query, subscribe, whyNotResubscribe } from "../api";
+import { field, h, keepingState, replaceChildren, say } from "../dom";
 import type { LobbyFieldsFragment, LobbyOrder, LobbyStatus } from "../gql/graphql";
 import { describeError } from "../messages";
 import {
@@ -136,7 +136,9 @@ export function lobbiesView(root: HTMLElement, notice: string | null): () => voi
       const data = await query(LobbiesQuery, variables(more ? endCursor : null));
       if (disposed || token !== loadToken) return;
       const page = data.lobbies.edges.map((edge) => edge.node);
-      lobbies = more ? [...lobbies, ...page.filter((lobby) => !lobbies.some((l) => l.id === lobby.id))] : page;
+      lobbies = more
+        ? [...lobbies, ...page.filter((lobby) => !lobbies.some((l) => l.id === lobby.id))]
+        : page;
       totalCount = data.lobbies.totalCount;
       endCursor = data.lobbies.pageInfo.endCursor ?? null;
       hasNextPage = data.lobbies.pageInfo.hasNextPage;
@@ -173,7 +175,9 @@ export function lobbiesView(root: HTMLElement, notice: string | null): () => voi
       return;
     }
     if (filters.orderBy === "MOST_PARTICIPANTS") {
-      lobbies.sort((a, b) => b.participantCount - a.participantCount || b.createdAt.localeCompare(a.createdAt));
+      lobbies.sort(
+        (a, b) => b.participantCount - a.participantCount || b.createdAt.localeCompare(a.createdAt),
+      );
     } else if (filters.orderBy === "NAME") {
       lobbies.sort((a, b) => a.name.localeCompare(b.name) || b.createdAt.localeCompare(a.createdAt));
     }
@@ -181,29 +185,40 @@ export function lobbiesView(root: HTMLElement, notice: string | null): () => voi
   }
 
   function listen(): void {
-    stopUpdates = subscribe(LobbyListUpdatesSubscription, {}, {
-      next: (data) => {
-        retryDelay = 1000;
-        applyUpdate(data.lobbyListUpdates.lobby);
+    stopUpdates = subscribe(
+      LobbyListUpdatesSubscription,
+      {},
+      {
+        next: (data) => {
+          retryDelay = 1000;
+          applyUpdate(data.lobbyListUpdates.lobby);
+        },
+        error: (error) => {
+          stopUpdates = null;
+          if (disposed) return;
+          if (error.code === "NETWORK") {
+            say(liveState, "Connection lost: reconnecting…");
+            void whyNotResubscribe(error).then((reason) => {
+              if (disposed) return;
+              if (reason) {
+                say(liveState, `Live updates stopped: ${reason}`);
+                return;
+              }
+              retryTimer = window.setTimeout(() => {
+                listen();
+                void load(false); // catch up on what changed meanwhile
+              }, retryDelay);
+              retryDelay = Math.min(retryDelay * 2, 10_000);
+            });
+          } else {
+            say(liveState, `Live updates stopped: ${describeError(error)}`);
+          }
+        },
+        complete: () => {
+          stopUpdates = null;
+        },
       },
-      error: (error) => {
-        stopUpdates = null;
-        if (disposed) return;
-        if (error.code === "NETWORK") {
-          say(liveState, "Connection lost: reconnecting…");
-          retryTimer = window.setTimeout(() => {
-            listen();
-            void load(false); // catch up on what changed meanwhile
-          }, retryDelay);
-          retryDelay = Math.min(retryDelay * 2, 10_000);
-        } else {
-          say(liveState, `Live updates stopped: ${describeError(error)}`);
-        }
-      },
-      complete: () => {
-        stopUpdates = null;
-      },
-    });
+    );
   }
 
   function lobbyItem(lobby: LobbyFieldsFragment): HTMLLIElement {
@@ -214,7 +229,11 @@ export function lobbiesView(root: HTMLElement, notice: string | null): () => voi
       { class: "facts" },
       h("span", { class: `status status-${lobby.status.toLowerCase()}` }, STATUS_TEXT[lobby.status]),
       " · ",
-      h("span", { class: "participants" }, `${lobby.participantCount} / ${lobby.maxParticipants} participants`),
+      h(
+        "span",
+        { class: "participants" },
+        `${lobby.participantCount} / ${lobby.maxParticipants} participants`,
+      ),
       lobby.hasPassword ? " · Password" : "",
       lobby.isPublic ? "" : " · Private",
       ` · by ${lobby.owner.username}`,
@@ -226,9 +245,19 @@ export function lobbiesView(root: HTMLElement, notice: string | null): () => voi
       facts,
     );
     if (lobby.myRole !== null && lobby.myRole !== undefined) {
-      item.append(h("a", { class: "button", href: `#/lobby/${lobby.id}` }, `Open ${lobby.name}`));
+      item.append(
+        h(
+          "a",
+          { id: `open-${lobby.id}`, class: "button", href: `#/lobby/${lobby.id}` },
+          `Open ${lobby.name}`,
+        ),
+      );
     } else {
-      const join = h("button", { type: "button", "aria-label": `Join ${lobby.name}` }, "Join");
+      const join = h(
+        "button",
+        { id: `join-${lobby.id}`, type: "button", "aria-label": `Join ${lobby.name}` },
+        "Join",
+      );
       join.addEventListener("click", () => {
         if (lobby.hasPassword) {
           openPrompts.add(lobby.id);
@@ -280,12 +309,12 @@ export function lobbiesView(root: HTMLElement, notice: string | null): () => voi
   }
 
   function render(): void {
-    const focusedId = document.activeElement?.id;
-    replaceChildren(list, lobbies.map(lobbyItem));
-    if (lobbies.length === 0) list.append(h("li", { class: "empty" }, "No lobbies match."));
+    keepingState(list, () => {
+      replaceChildren(list, lobbies.map(lobbyItem));
+      if (lobbies.length === 0) list.append(h("li", { class: "empty" }, "No lobbies match."));
+    });
     count.textContent = `${totalCount} ${totalCount === 1 ? "lobby" : "lobbies"}`;
     moreButton.hidden = !hasNextPage;
-    if (focusedId) document.getElementById(focusedId)?.focus();
   }
 
   const create = createSection();

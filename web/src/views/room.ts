@@ -1,7 +1,7 @@
 // One lobby: chat with history scroll-back, who is online, typing, moderation, and a live feed that
 // survives a dropped socket (resubscribing with `since`, the last message seen, so nothing is missed).
-import { ApiError, mutate, onSocketState, query, subscribe } from "../api";
-import { formatDateTime, formatTime, h, replaceChildren, say } from "../dom";
+import { ApiError, mutate, onSocketState, query, subscribe, whyNotResubscribe } from "../api";
+import { formatDateTime, formatTime, h, keepingState, replaceChildren, say } from "../dom";
 import type {
   LobbyEventsSubscription,
   LobbyFieldsFragment,
@@ -67,10 +67,16 @@ function messageLine(message: MessageFieldsFragment): ChatLine {
 
 function newClientMessageId(): string {
   if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
-  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join(
+    "",
+  );
 }
 
-export function roomView(root: HTMLElement, lobbyId: string, leave: (notice: string | null) => void): () => void {
+export function roomView(
+  root: HTMLElement,
+  lobbyId: string,
+  leave: (notice: string | null) => void,
+): () => void {
   const me = session()!.user;
   let lobby: LobbyFieldsFragment | null = null;
   const members = new Map<string, Member>();
@@ -97,7 +103,11 @@ export function roomView(root: HTMLElement, lobbyId: string, leave: (notice: str
   const controls = h("div", { class: "controls" });
   const roomAlert = h("p", { role: "alert", class: "notice", hidden: true });
   const connection = h("p", { role: "status", class: "live-state" }, "Connecting…");
-  const olderButton = h("button", { type: "button", class: "secondary", hidden: true }, "Load older messages");
+  const olderButton = h(
+    "button",
+    { type: "button", class: "secondary", hidden: true },
+    "Load older messages",
+  );
   const log = h("ol", { class: "messages", role: "log", "aria-live": "polite", "aria-label": "Messages" });
   const scroller = h("div", { class: "scroller" }, olderButton, log);
   const typingLine = h("p", { class: "typing", "aria-live": "polite" });
@@ -139,7 +149,13 @@ export function roomView(root: HTMLElement, lobbyId: string, leave: (notice: str
         "div",
         { class: "room-grid" },
         h("section", { class: "chat", "aria-label": "Chat" }, scroller, composer),
-        h("section", { class: "side", "aria-labelledby": "people-heading" }, peopleHeading, actionError, peopleList),
+        h(
+          "section",
+          { class: "side", "aria-labelledby": "people-heading" },
+          peopleHeading,
+          actionError,
+          peopleList,
+        ),
       ),
     ),
   );
@@ -167,14 +183,20 @@ export function roomView(root: HTMLElement, lobbyId: string, leave: (notice: str
       `${lobby.isPublic ? "" : " · Private"}${lobby.hasPassword ? " · Password" : ""} · owner ${lobby.owner.username}`;
     const buttons: HTMLElement[] = [];
     const owner = myRole() === "OWNER" || me.isStaff;
-    if (!ended && owner && lobby.status === "OPEN") buttons.push(actionButton("Start game", () => mutate(StartGameMutation, { lobbyId })));
-    if (!ended && owner && lobby.status === "IN_GAME") buttons.push(actionButton("End game", () => mutate(EndGameMutation, { lobbyId })));
+    if (!ended && owner && lobby.status === "OPEN")
+      buttons.push(actionButton("Start game", () => mutate(StartGameMutation, { lobbyId })));
+    if (!ended && owner && lobby.status === "IN_GAME")
+      buttons.push(actionButton("End game", () => mutate(EndGameMutation, { lobbyId })));
     if (!ended && myRole() !== null && lobby.status !== "CLOSED") {
       buttons.push(
-        actionButton("Leave lobby", async () => {
-          await mutate(LeaveLobbyMutation, { lobbyId });
-          leave(`You left ${lobby?.name ?? "the lobby"}.`);
-        }, "secondary"),
+        actionButton(
+          "Leave lobby",
+          async () => {
+            await mutate(LeaveLobbyMutation, { lobbyId });
+            leave(`You left ${lobby?.name ?? "the lobby"}.`);
+          },
+          "secondary",
+        ),
       );
     }
     replaceChildren(controls, buttons);
@@ -201,23 +223,29 @@ export function roomView(root: HTMLElement, lobbyId: string, leave: (notice: str
     });
     const isOnline = (id: string): boolean => online.has(id) || (id === me.id && live);
     peopleHeading.textContent = `People (${sorted.filter((member) => isOnline(member.id)).length} online)`;
-    replaceChildren(
-      peopleList,
-      sorted.map((member) => {
-        const online = isOnline(member.id);
-        const item = h(
-          "li",
-          { class: online ? "person online" : "person", "data-user": member.username },
-          h("span", { class: "dot", "aria-hidden": "true" }),
-          h("span", { class: "name" }, member.username, member.id === me.id ? " (you)" : ""),
-          " ",
-          h("span", { class: "role" }, member.role === "MEMBER" ? "" : member.role === "OWNER" ? "owner" : "moderator"),
-          " ",
-          h("span", { class: "presence" }, online ? "online" : "offline"),
-        );
-        if (!ended && canModerate(member)) item.append(moderationTools(member));
-        return item;
-      }),
+    keepingState(peopleList, () =>
+      replaceChildren(
+        peopleList,
+        sorted.map((member) => {
+          const online = isOnline(member.id);
+          const item = h(
+            "li",
+            { class: online ? "person online" : "person", "data-user": member.username },
+            h("span", { class: "dot", "aria-hidden": "true" }),
+            h("span", { class: "name" }, member.username, member.id === me.id ? " (you)" : ""),
+            " ",
+            h(
+              "span",
+              { class: "role" },
+              member.role === "MEMBER" ? "" : member.role === "OWNER" ? "owner" : "moderator",
+            ),
+            " ",
+            h("span", { class: "presence" }, online ? "online" : "offline"),
+          );
+          if (!ended && canModerate(member)) item.append(moderationTools(member));
+          return item;
+        }),
+      ),
     );
   }
 
@@ -228,12 +256,14 @@ export function roomView(root: HTMLElement, lobbyId: string, leave: (notice: str
     const duration = h(
       "select",
       { id: durationId, name: "duration" },
-      BAN_DURATIONS.map(([label, seconds]) => h("option", { value: seconds === null ? "" : String(seconds) }, label)),
+      BAN_DURATIONS.map(([label, seconds]) =>
+        h("option", { value: seconds === null ? "" : String(seconds) }, label),
+      ),
     );
     const tools = h(
       "details",
-      { class: "moderate" },
-      h("summary", {}, `Moderate ${member.username}`),
+      { id: `moderate-${member.id}`, class: "moderate" },
+      h("summary", { id: `moderate-${member.id}-summary` }, `Moderate ${member.username}`),
       h("label", { for: reasonId }, "Reason (optional)"),
       reason,
       actionButton(`Kick ${member.username}`, () =>
@@ -266,7 +296,13 @@ export function roomView(root: HTMLElement, lobbyId: string, leave: (notice: str
 
   function lineElement(line: ChatLine): HTMLLIElement {
     if (line.notice !== null) {
-      return h("li", { class: "notice-line" }, h("time", { datetime: line.iso }, formatTime(line.iso)), " ", line.notice);
+      return h(
+        "li",
+        { class: "notice-line" },
+        h("time", { datetime: line.iso }, formatTime(line.iso)),
+        " ",
+        line.notice,
+      );
     }
     if (line.pending) {
       const item = h(
@@ -292,18 +328,35 @@ export function roomView(root: HTMLElement, lobbyId: string, leave: (notice: str
       { class: message.deleted ? "message deleted" : "message", "data-message-id": message.id },
       h("span", { class: "sender" }, message.sender.username),
       " ",
-      h("time", { datetime: message.createdAt, title: formatDateTime(message.createdAt) }, formatTime(message.createdAt)),
+      h(
+        "time",
+        { datetime: message.createdAt, title: formatDateTime(message.createdAt) },
+        formatTime(message.createdAt),
+      ),
       " ",
       h("span", { class: "content" }, message.deleted ? "message deleted" : message.content),
     );
     const role = myRole();
     const mayDelete = message.sender.id === me.id || role === "OWNER" || role === "MODERATOR" || me.isStaff;
     if (!message.deleted && !ended && mayDelete) {
-      const remove = h("button", { type: "button", class: "link", "aria-label": `Delete message from ${message.sender.username}` }, "Delete");
+      const remove = h(
+        "button",
+        {
+          id: `delete-${message.id}`,
+          type: "button",
+          class: "link",
+          "aria-label": `Delete message from ${message.sender.username}`,
+        },
+        "Delete",
+      );
       remove.addEventListener("click", () => {
         mutate(DeleteMessageMutation, { messageId: message.id })
           .then((data) => {
-            updateMessage({ ...message, deleted: data.deleteMessage.deleted, content: data.deleteMessage.content });
+            updateMessage({
+              ...message,
+              deleted: data.deleteMessage.deleted,
+              content: data.deleteMessage.content,
+            });
           })
           .catch((error: unknown) => say(sendError, describeError(error)));
       });
@@ -314,7 +367,7 @@ export function roomView(root: HTMLElement, lobbyId: string, leave: (notice: str
 
   function renderLog(): void {
     const nearBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
-    replaceChildren(log, lines.map(lineElement));
+    keepingState(log, () => replaceChildren(log, lines.map(lineElement)));
     olderButton.hidden = !hasOlder;
     if (nearBottom) scroller.scrollTop = scroller.scrollHeight;
   }
@@ -322,7 +375,11 @@ export function roomView(root: HTMLElement, lobbyId: string, leave: (notice: str
   function renderTyping(): void {
     const names = [...typing.values()].map((entry) => entry.username);
     typingLine.textContent =
-      names.length === 0 ? "" : names.length === 1 ? `${names[0]} is typing…` : `${names.join(", ")} are typing…`;
+      names.length === 0
+        ? ""
+        : names.length === 1
+          ? `${names[0]} is typing…`
+          : `${names.join(", ")} are typing…`;
   }
 
   // ---- State changes ----------------------------------------------------------------------
@@ -335,7 +392,9 @@ export function roomView(root: HTMLElement, lobbyId: string, leave: (notice: str
   function addMessage(message: MessageFieldsFragment): void {
     if (messageIndex(message.id) >= 0) return updateMessage(message);
     if (message.clientMessageId) {
-      const pendingIndex = lines.findIndex((line) => line.pending?.clientMessageId === message.clientMessageId);
+      const pendingIndex = lines.findIndex(
+        (line) => line.pending?.clientMessageId === message.clientMessageId,
+      );
       if (pendingIndex >= 0) lines.splice(pendingIndex, 1);
     }
     const line = messageLine(message);
@@ -353,7 +412,14 @@ export function roomView(root: HTMLElement, lobbyId: string, leave: (notice: str
   }
 
   function addNotice(text: string, iso: string): void {
-    lines.push({ key: `n${lines.length}-${iso}`, message: null, pending: null, notice: text, iso, at: Date.parse(iso) });
+    lines.push({
+      key: `n${lines.length}-${iso}`,
+      message: null,
+      pending: null,
+      notice: text,
+      iso,
+      at: Date.parse(iso),
+    });
     renderLog();
   }
 
@@ -362,10 +428,13 @@ export function roomView(root: HTMLElement, lobbyId: string, leave: (notice: str
     if (existing) window.clearTimeout(existing.timer);
     typing.delete(userId);
     if (until && userId !== me.id) {
-      const timer = window.setTimeout(() => {
-        typing.delete(userId);
-        renderTyping();
-      }, Math.max(0, new Date(until).getTime() - Date.now()));
+      const timer = window.setTimeout(
+        () => {
+          typing.delete(userId);
+          renderTyping();
+        },
+        Math.max(0, new Date(until).getTime() - Date.now()),
+      );
       typing.set(userId, { username, timer });
     }
     renderTyping();
@@ -412,7 +481,11 @@ export function roomView(root: HTMLElement, lobbyId: string, leave: (notice: str
         setTypingUser(event.user.id, event.user.username, event.isTyping ? (event.expiresAt ?? null) : null);
         break;
       case "MemberJoinedEvent":
-        members.set(event.member.user.id, { id: event.member.user.id, username: event.member.user.username, role: event.member.role });
+        members.set(event.member.user.id, {
+          id: event.member.user.id,
+          username: event.member.user.username,
+          role: event.member.role,
+        });
         addNotice(`${event.member.user.username} joined the lobby.`, event.occurredAt);
         renderHeader();
         renderPeople();
@@ -449,14 +522,21 @@ export function roomView(root: HTMLElement, lobbyId: string, leave: (notice: str
       case "KICK":
         members.delete(target.id);
         online.delete(target.id);
-        addNotice(`${event.actor.username} removed ${target.username} from the lobby${because}.`, event.occurredAt);
-        if (mine) end(`${event.actor.username} removed you from ${lobby?.name ?? "the lobby"}${because}. You may join again.`);
+        addNotice(
+          `${event.actor.username} removed ${target.username} from the lobby${because}.`,
+          event.occurredAt,
+        );
+        if (mine)
+          end(
+            `${event.actor.username} removed you from ${lobby?.name ?? "the lobby"}${because}. You may join again.`,
+          );
         break;
       case "BAN":
         members.delete(target.id);
         online.delete(target.id);
         addNotice(`${event.actor.username} banned ${target.username}${until}${because}.`, event.occurredAt);
-        if (mine) end(`${event.actor.username} banned you from ${lobby?.name ?? "the lobby"}${until}${because}.`);
+        if (mine)
+          end(`${event.actor.username} banned you from ${lobby?.name ?? "the lobby"}${until}${because}.`);
         break;
       case "UNBAN":
         addNotice(`${event.actor.username} lifted the ban on ${target.username}.`, event.occurredAt);
@@ -541,39 +621,50 @@ export function roomView(root: HTMLElement, lobbyId: string, leave: (notice: str
 
   function listen(): void {
     const since = lastSeenId;
-    stop = subscribe(LobbyEventsDocument, { lobbyId, since }, {
-      next: (data) => {
-        if (!live) {
-          live = true;
-          say(connection, "Live");
-          renderPeople();
-        }
-        handle(data.lobbyEvents);
+    stop = subscribe(
+      LobbyEventsDocument,
+      { lobbyId, since },
+      {
+        next: (data) => {
+          if (!live) {
+            live = true;
+            say(connection, "Live");
+            renderPeople();
+          }
+          handle(data.lobbyEvents);
+        },
+        error: (error) => {
+          stop = null;
+          live = false;
+          if (disposed || ended) return;
+          if (error.code === "NETWORK") {
+            say(connection, "Connection lost: reconnecting…");
+            online.clear();
+            renderPeople();
+            void whyNotResubscribe(error).then((reason) => {
+              if (disposed || ended) return;
+              if (reason) {
+                end(reason);
+                return;
+              }
+              retryTimer = window.setTimeout(reconnect, retryDelay);
+              retryDelay = Math.min(retryDelay * 2, 10_000);
+            });
+          } else if (error.code === "BAD_USER_INPUT" && since) {
+            // The message we last saw is gone: start over from the newest history.
+            lastSeenId = null;
+            void reloadHistory().then(listen);
+          } else {
+            end(describeError(error));
+          }
+        },
+        complete: () => {
+          stop = null;
+          if (disposed || ended) return;
+          end(`You are no longer in ${lobby?.name ?? "this lobby"}.`);
+        },
       },
-      error: (error) => {
-        stop = null;
-        live = false;
-        if (disposed || ended) return;
-        if (error.code === "NETWORK") {
-          say(connection, "Connection lost: reconnecting…");
-          online.clear();
-          renderPeople();
-          retryTimer = window.setTimeout(reconnect, retryDelay);
-          retryDelay = Math.min(retryDelay * 2, 10_000);
-        } else if (error.code === "BAD_USER_INPUT" && since) {
-          // The message we last saw is gone: start over from the newest history.
-          lastSeenId = null;
-          void reloadHistory().then(listen);
-        } else {
-          end(describeError(error));
-        }
-      },
-      complete: () => {
-        stop = null;
-        if (disposed || ended) return;
-        end(`You are no longer in ${lobby?.name ?? "this lobby"}.`);
-      },
-    });
+    );
     if (since === null) {
       // Nothing to resume from (an empty room): history after subscribing, so nothing falls between.
       void reloadHistory();
@@ -620,7 +711,15 @@ export function roomView(root: HTMLElement, lobbyId: string, leave: (notice: str
     say(sendError, null);
     const existing = lines.find((line) => line.pending?.clientMessageId === clientMessageId);
     if (existing?.pending) existing.pending.failed = false;
-    else lines.push({ key: `p${clientMessageId}`, message: null, pending: { clientMessageId, content, failed: false }, notice: null, iso: "", at: Infinity });
+    else
+      lines.push({
+        key: `p${clientMessageId}`,
+        message: null,
+        pending: { clientMessageId, content, failed: false },
+        notice: null,
+        iso: "",
+        at: Infinity,
+      });
     renderLog();
     lastTypingSent = 0;
     try {
@@ -689,7 +788,12 @@ export function roomView(root: HTMLElement, lobbyId: string, leave: (notice: str
       "form",
       { class: "password-prompt" },
       h("p", {}, "You are not a member of this lobby."),
-      lobby?.hasPassword ? [h("label", { for: "join-password" }, "Password"), h("input", { id: "join-password", name: "password", type: "password", required: true })] : null,
+      lobby?.hasPassword
+        ? [
+            h("label", { for: "join-password" }, "Password"),
+            h("input", { id: "join-password", name: "password", type: "password", required: true }),
+          ]
+        : null,
       h("button", { type: "submit" }, "Join this lobby"),
       error,
     );
