@@ -365,9 +365,29 @@ export function roomView(
     return item;
   }
 
-  function renderLog(): void {
+  /** One element per line object: a changed line is a new object, so only what changed is redrawn. */
+  let rendered = new WeakMap<ChatLine, HTMLLIElement>();
+
+  /**
+   * Brings the log in step with `lines`, moving and adding elements rather than redrawing them all,
+   * so a screen reader announces new messages only. `rebuild` redraws every line (roles changed).
+   */
+  function renderLog(rebuild = false): void {
     const nearBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
-    keepingState(log, () => replaceChildren(log, lines.map(lineElement)));
+    if (rebuild) rendered = new WeakMap();
+    const wanted = lines.map((line) => {
+      let element = rendered.get(line);
+      if (!element) {
+        element = lineElement(line);
+        rendered.set(line, element);
+      }
+      return element;
+    });
+    const keep = new Set(wanted);
+    for (const child of [...log.children]) if (!keep.has(child as HTMLLIElement)) child.remove();
+    wanted.forEach((element, index) => {
+      if (log.children[index] !== element) log.insertBefore(element, log.children[index] ?? null);
+    });
     olderButton.hidden = !hasOlder;
     if (nearBottom) scroller.scrollTop = scroller.scrollHeight;
   }
@@ -452,7 +472,7 @@ export function roomView(
     roomAlert.append(" ", h("a", { href: "#/lobbies" }, "Back to the lobby list"));
     renderHeader();
     renderPeople();
-    renderLog();
+    renderLog(true);
     roomAlert.focus();
   }
 
@@ -490,13 +510,21 @@ export function roomView(
         renderHeader();
         renderPeople();
         break;
-      case "MemberLeftEvent":
+      case "MemberLeftEvent": {
+        const wasOwner = members.get(event.user.id)?.role === "OWNER";
         members.delete(event.user.id);
         online.delete(event.user.id);
         addNotice(`${event.user.username} left the lobby.`, event.occurredAt);
         renderHeader();
         renderPeople();
+        if (wasOwner) {
+          // Ownership passed on (perhaps to us): read the roles again.
+          void loadRoom()
+            .then(() => renderLog(true))
+            .catch(() => undefined);
+        }
         break;
+      }
       case "ModerationEvent":
         moderation(event);
         break;
@@ -552,6 +580,7 @@ export function roomView(
           event.occurredAt,
         );
         renderHeader();
+        if (mine) renderLog(true); // what we may delete changed
         break;
       }
       default:
@@ -654,6 +683,8 @@ export function roomView(
             // The message we last saw is gone: start over from the newest history.
             lastSeenId = null;
             void reloadHistory().then(listen);
+          } else if (error.code === "FORBIDDEN" || error.code === "NOT_FOUND") {
+            end(`You are no longer a member of ${lobby?.name ?? "this lobby"}.`);
           } else {
             end(describeError(error));
           }
@@ -707,10 +738,15 @@ export function roomView(
     tick();
   }
 
+  function setFailed(index: number, failed: boolean): void {
+    const line = lines[index]!;
+    lines[index] = { ...line, pending: { ...line.pending!, failed } };
+  }
+
   async function send(content: string, clientMessageId: string): Promise<void> {
     say(sendError, null);
-    const existing = lines.find((line) => line.pending?.clientMessageId === clientMessageId);
-    if (existing?.pending) existing.pending.failed = false;
+    const existing = lines.findIndex((line) => line.pending?.clientMessageId === clientMessageId);
+    if (existing >= 0) setFailed(existing, false);
     else
       lines.push({
         key: `p${clientMessageId}`,
@@ -728,7 +764,7 @@ export function roomView(
     } catch (error) {
       const index = lines.findIndex((line) => line.pending?.clientMessageId === clientMessageId);
       if (error instanceof ApiError && error.code === "NETWORK") {
-        if (index >= 0) lines[index]!.pending!.failed = true; // safe to retry: same clientMessageId
+        if (index >= 0) setFailed(index, true); // safe to retry: same clientMessageId
         renderLog();
         return;
       }
