@@ -163,6 +163,16 @@ def person(page: Page, username: str) -> Locator:
     return page.locator(f'li.person[data-user="{username}"]')
 
 
+async def moderation_panel(page: Page, username: str) -> Locator:
+    """The owner's tools for one member, opened (it stays open across live updates)."""
+    panel = person(page, username).locator("details.moderate")
+    await expect(panel).to_be_visible()
+    if await panel.get_attribute("open") is None:
+        await panel.locator("summary").click()
+    await expect(panel).to_have_attribute("open", "")
+    return panel
+
+
 async def send(page: Page, text: str) -> None:
     await page.get_by_label("Message", exact=True).fill(text)
     await page.get_by_label("Message", exact=True).press("Enter")
@@ -248,10 +258,30 @@ async def test_two_users_chat_live_through_a_dropped_socket_and_a_kick(
     await expect(rate_line).to_be_visible()
     await expect(bob.get_by_role("button", name="Send")).to_be_disabled()
 
+    # The owner's tools: a game starts and ends for everyone; Bob becomes a moderator and stops being one.
+    await alice.get_by_role("button", name="Start game").click()
+    await expect(bob.locator("main .facts").first).to_contain_text("In game")
+    await alice.get_by_role("button", name="End game").click()
+    await expect(bob.locator("main .facts").first).to_contain_text("Open")
+    await (
+        (await moderation_panel(alice, bob_name))
+        .get_by_role("button", name=f"Make {bob_name} a moderator")
+        .click()
+    )
+    await expect(bob.get_by_text(f"{alice_name} made {bob_name} a moderator.")).to_be_visible()
+    await expect(person(bob, bob_name)).to_contain_text("moderator")
+    # A moderator may delete anyone's message, so Bob now has a delete button on Alice's.
+    await expect(
+        message(bob, "Hello Bob").get_by_role("button", name=f"Delete message from {alice_name}")
+    ).to_be_visible()
+    await alice.get_by_role("button", name=f"Remove {bob_name} as moderator").click()
+    await expect(bob.get_by_text(f"{alice_name} removed {bob_name} as moderator.")).to_be_visible()
+    await expect(message(bob, "Hello Bob").get_by_role("button")).to_have_count(0)
+
     # Alice kicks Bob; Bob is told, and his room stops.
-    await alice.get_by_text(f"Moderate {bob_name}").click()
-    await alice.get_by_label("Reason (optional)").fill("spam")
-    await alice.get_by_role("button", name=f"Kick {bob_name}").click()
+    panel = await moderation_panel(alice, bob_name)
+    await panel.get_by_label("Reason (optional)").fill("spam")
+    await panel.get_by_role("button", name=f"Kick {bob_name}").click()
     await expect(
         bob.get_by_role("alert").filter(has_text=f"{alice_name} removed you from Friday quiz")
     ).to_be_visible()
@@ -265,9 +295,9 @@ async def test_two_users_chat_live_through_a_dropped_socket_and_a_kick(
     await bob.get_by_role("link", name="Back to the lobby list").click()
     await lobby_card(bob, "Friday quiz").get_by_role("button", name="Join Friday quiz").click()
     await expect(person(alice, bob_name)).to_contain_text("online")
-    await alice.get_by_text(f"Moderate {bob_name}").click()
-    await alice.get_by_label("Ban for").select_option(label="1 hour")
-    await alice.get_by_role("button", name=f"Ban {bob_name}").click()
+    panel = await moderation_panel(alice, bob_name)
+    await panel.get_by_label("Ban for").select_option(label="1 hour")
+    await panel.get_by_role("button", name=f"Ban {bob_name}").click()
     await expect(
         bob.get_by_role("alert").filter(has_text=f"{alice_name} banned you from Friday quiz until")
     ).to_be_visible()
