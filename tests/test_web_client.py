@@ -29,7 +29,7 @@ from tests.browser import screenshot_path
 from tests.conftest import make_settings
 from tests.conftest_settings import TEST_SECRET_KEY
 from tests.databases import SqliteDatabases
-from tests.graphql import PASSWORD, GraphQLClient
+from tests.graphql import PASSWORD, REFRESH, GraphQLClient
 from tests.lobbies import START_GAME, Account, make_users
 from tests.realtime import Chat
 from tests.servers import ServerProcess
@@ -423,6 +423,15 @@ async def test_join_refusals_history_scroll_back_and_token_refresh(
         await expect(message(page, text)).to_have_count(1)
     texts = await page.locator("li.message[data-message-id] .content").all_inner_texts()
     assert texts[-len(missed) - 1 :] == ["still signed in", *missed], texts
+
+    # Logging out spends the refresh token on the server and forgets the session here.
+    refresh_token = (await stored_session(page))["refreshToken"]
+    await page.get_by_role("button", name="Log out").click()
+    await expect(page.get_by_role("heading", level=2, name="Log in")).to_be_visible()
+    assert await page.evaluate("() => localStorage.getItem('premiumchat.session')") is None
+    async with httpx.AsyncClient(base_url=server.http_url) as http:
+        error = await GraphQLClient(http).error(REFRESH, {"token": refresh_token})
+    assert error["extensions"]["code"] == "UNAUTHENTICATED", error
 
 
 def token_expiry(token: str) -> float:

@@ -11,7 +11,7 @@ import {
 import { createClient as createWsClient, type Client as WsClient } from "graphql-ws";
 import { onEnd, pipe, subscribe as subscribeTo } from "wonka";
 
-import { RefreshTokenMutation } from "./operations";
+import { LogoutMutation, RefreshTokenMutation } from "./operations";
 import { expiresAt, refreshMargin, session, setSession, storedSession } from "./session";
 
 export class ApiError extends Error {
@@ -228,7 +228,19 @@ export function subscribe<Data, Variables extends AnyVariables>(
   };
 }
 
-/** Closes the socket (signing out): its subscriptions end with a network error. */
-export function closeSocket(): void {
-  ws.terminate();
+/**
+ * Signs out: spends the refresh token (without refreshing first, which would spend it and make
+ * the logout look like reuse), forgets the session, and closes the socket.
+ */
+export async function logOut(): Promise<void> {
+  if (refreshing) await refreshing;
+  const current = session();
+  if (current) {
+    // Best effort: an unreachable server cannot keep the user signed in here.
+    await client
+      .mutation(LogoutMutation, { refreshToken: current.refreshToken }, { fetchOptions: {} })
+      .toPromise();
+  }
+  setSession(null); // the views unsubscribe first…
+  ws.terminate(); // …then the socket goes
 }

@@ -1,23 +1,16 @@
 // The page header: who is signed in, and signing out.
-import { closeSocket, mutate } from "../api";
+import { logOut } from "../api";
 import { h } from "../dom";
-import { LogoutMutation } from "../operations";
-import { session, setSession } from "../session";
+import { session } from "../session";
 
 export function header(): HTMLElement {
   const current = session()!;
   const logout = h("button", { type: "button", class: "secondary" }, "Log out");
   logout.addEventListener("click", () => {
-    void (async () => {
-      try {
-        await mutate(LogoutMutation, { refreshToken: current.refreshToken });
-      } catch {
-        // Signing out locally is what matters; the refresh token expires by itself.
-      }
-      closeSocket();
-      setSession(null);
+    logout.disabled = true;
+    void logOut().then(() => {
       location.hash = "#/login";
-    })();
+    });
   });
   return h(
     "header",

@@ -32,7 +32,7 @@ import { statusText } from "./lobbies";
 type LobbyEvent = LobbyEventsSubscription["lobbyEvents"];
 
 const HISTORY_PAGE = 50;
-/** Renew our typing indicator this often while typing (the server's TTL is 6 s by default). */
+/** Renew our typing indicator this often while typing; halved TTL once our own TypingEvent shows it. */
 const TYPING_RENEW_MS = 3000;
 const BAN_DURATIONS: [string, number | null][] = [
   ["10 minutes", 600],
@@ -94,6 +94,7 @@ export function roomView(
   let rateLimitUntil = 0;
   let rateTimer: number | undefined;
   let lastTypingSent = 0;
+  let typingRenewMs = TYPING_RENEW_MS;
   /** Our own feed is open: we are online (the server sends nobody their own presence). */
   let live = false;
 
@@ -498,6 +499,10 @@ export function roomView(
         renderPeople();
         break;
       case "TypingEvent":
+        if (event.user.id === me.id && event.isTyping && event.expiresAt) {
+          const ttl = Date.parse(event.expiresAt) - Date.parse(event.occurredAt);
+          if (ttl > 0) typingRenewMs = Math.max(1000, ttl / 2);
+        }
         setTypingUser(event.user.id, event.user.username, event.isTyping ? (event.expiresAt ?? null) : null);
         break;
       case "MemberJoinedEvent":
@@ -790,7 +795,7 @@ export function roomView(
 
   input.addEventListener("input", () => {
     const now = Date.now();
-    if (input.value.trim() && now - lastTypingSent > TYPING_RENEW_MS) {
+    if (input.value.trim() && now - lastTypingSent > typingRenewMs) {
       lastTypingSent = now;
       mutate(SetTypingMutation, { lobbyId, isTyping: true }).catch(() => undefined);
     } else if (!input.value.trim() && lastTypingSent) {
