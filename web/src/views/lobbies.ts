@@ -325,17 +325,21 @@ export function lobbiesView(root: HTMLElement, notice: string | null): () => voi
       { id: "main", class: "lobbies" },
       h("h1", { tabindex: -1 }, "Lobbies"),
       noticeRegion,
-      create,
       h(
-        "section",
-        { "aria-labelledby": "lobbies-heading" },
-        h("h2", { id: "lobbies-heading" }, "Find a lobby"),
-        filterForm,
-        liveState,
-        count,
-        listError,
-        list,
-        moreButton,
+        "div",
+        { class: "lobbies-grid" },
+        h(
+          "section",
+          { "aria-labelledby": "lobbies-heading" },
+          h("h2", { id: "lobbies-heading" }, "Find a lobby"),
+          filterForm,
+          liveState,
+          count,
+          listError,
+          list,
+          moreButton,
+        ),
+        create,
       ),
     ),
   );
@@ -373,14 +377,26 @@ export function lobbiesView(root: HTMLElement, notice: string | null): () => voi
 
 function createSection(): HTMLElement {
   const me = session()!.user;
-  const allowed = me.isPremium || me.isStaff;
+  if (!me.isPremium && !me.isStaff) {
+    return h(
+      "section",
+      { "aria-labelledby": "create-heading", class: "create" },
+      h("h2", { id: "create-heading" }, "Create a lobby"),
+      h(
+        "p",
+        { class: "note" },
+        "Creating lobbies is a premium feature, and your account is not premium. " +
+          "You can still join any lobby.",
+      ),
+    );
+  }
   const error = h("p", { role: "alert", class: "error", hidden: true });
   const form = h(
     "form",
     { class: "create-lobby" },
     h(
       "fieldset",
-      { disabled: !allowed, "aria-describedby": allowed ? null : "create-premium-note" },
+      {},
       h("legend", {}, "New lobby"),
       h("label", { for: "create-name" }, "Name"),
       h("input", { id: "create-name", name: "name", required: true, maxlength: 64 }),
@@ -428,13 +444,6 @@ function createSection(): HTMLElement {
     "section",
     { "aria-labelledby": "create-heading", class: "create" },
     h("h2", { id: "create-heading" }, "Create a lobby"),
-    allowed
-      ? null
-      : h(
-          "p",
-          { id: "create-premium-note", class: "note" },
-          "Creating lobbies is a premium feature, and your account is not premium. You can still join any lobby.",
-        ),
     form,
   );
 }
