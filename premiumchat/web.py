@@ -30,13 +30,23 @@ from elsewhere.</p>
 """
 
 
+# The client loads only its own files and talks only to its own origin (HTTP and WebSocket).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
 class ClientFiles(StaticFiles):
     """Static files where the HTML entry point is never cached (asset names carry a content hash)."""
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         response = await super().get_response(path, scope)
+        response.headers["X-Content-Type-Options"] = "nosniff"
         if path in ("", ".", "index.html") or response.media_type == "text/html":
             response.headers["Cache-Control"] = "no-cache"
+            response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+            response.headers["Referrer-Policy"] = "no-referrer"
         elif path.startswith("assets/"):
             response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
         return response

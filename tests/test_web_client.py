@@ -55,6 +55,8 @@ async def test_client_is_served_at_root_without_shadowing_the_api(app_client: ht
     assert index.status_code == 200
     assert index.headers["content-type"].startswith("text/html")
     assert index.headers["cache-control"] == "no-cache"
+    assert "script-src 'self'" in index.headers["content-security-policy"]
+    assert index.headers["x-content-type-options"] == "nosniff"
     assert '<div id="app">' in index.text
     assets = re.findall(r'(?:src|href)="(/assets/[^"]+)"', index.text)
     assert any(asset.endswith(".js") for asset in assets), index.text

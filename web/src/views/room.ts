@@ -478,6 +478,10 @@ export function roomView(
   }
 
   function handle(event: LobbyEvent): void {
+    const { __typename: kind } = event;
+    if (kind !== "ChatMessageEvent" && kind !== "MessageDeletedEvent" && kind !== "TypingEvent") {
+      stateVersion += 1;
+    }
     switch (event.__typename) {
       case "ChatMessageEvent":
         lastSeenId = event.message.id;
@@ -540,6 +544,8 @@ export function roomView(
         break;
       case "ReplayCompletedEvent":
         if (!event.recovered) void reloadHistory();
+        // The feed is certainly registered now: what the room looks like can be read without a gap.
+        void loadRoom().catch(() => undefined);
         break;
       default:
         break;
@@ -597,9 +603,18 @@ export function roomView(
 
   // ---- Loading and the live feed -----------------------------------------------------------
 
-  async function loadRoom(): Promise<boolean> {
+  /** Bumped by every event that changes the lobby, its members or presence. */
+  let stateVersion = 0;
+
+  /**
+   * Reads the lobby, its members and who is online. A read that events overtook (it was sent before
+   * them, answered after them) is stale and is made again, so it never undoes what they said.
+   */
+  async function loadRoom(attempt = 0): Promise<boolean> {
+    const version = stateVersion;
     const data = await query(RoomQuery, { id: lobbyId });
     if (disposed) return false;
+    if (version !== stateVersion && attempt < 5) return loadRoom(attempt + 1);
     if (!data.lobby) {
       end("This lobby does not exist, or you may not see it.");
       return false;
@@ -609,7 +624,7 @@ export function roomView(
     for (const member of data.lobby.members) {
       members.set(member.user.id, { id: member.user.id, username: member.user.username, role: member.role });
     }
-    // Merged: presence events may have arrived while this was on its way.
+    online.clear();
     for (const user of data.lobby.onlineUsers) online.set(user.id, user.username);
     renderHeader();
     renderPeople();
