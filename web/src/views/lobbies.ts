@@ -130,11 +130,16 @@ export function lobbiesView(root: HTMLElement, notice: string | null): () => voi
     };
   }
 
-  async function load(more: boolean): Promise<void> {
+  /** Bumped by every live update: a page read that updates overtook is read again. */
+  let updateVersion = 0;
+
+  async function load(more: boolean, attempt = 0): Promise<void> {
     const token = ++loadToken;
+    const version = updateVersion;
     try {
       const data = await query(LobbiesQuery, variables(more ? endCursor : null));
       if (disposed || token !== loadToken) return;
+      if (version !== updateVersion && attempt < 5) return load(more, attempt + 1);
       const page = data.lobbies.edges.map((edge) => edge.node);
       lobbies = more
         ? [...lobbies, ...page.filter((lobby) => !lobbies.some((l) => l.id === lobby.id))]
@@ -159,6 +164,7 @@ export function lobbiesView(root: HTMLElement, notice: string | null): () => voi
   }
 
   function applyUpdate(lobby: LobbyFieldsFragment): void {
+    updateVersion += 1;
     const index = lobbies.findIndex((item) => item.id === lobby.id);
     // The update is built for every subscriber: keep what only this viewer knows (their role).
     const merged = index >= 0 ? { ...lobby, myRole: lobbies[index]!.myRole } : lobby;
