@@ -45,6 +45,8 @@ WEB_SOURCES := $(shell find web/src -type f -not -path 'web/src/gql/*' 2>/dev/nu
 	web/.prettierrc.json web/.prettierignore schema.graphql
 
 web/node_modules/.package-lock.json: web/package-lock.json web/package.json
+	@node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' \
+		|| { echo "The web client needs Node.js 20.19 or later with npm (found: $$(node --version 2>/dev/null || echo none))"; exit 1; }
 	cd web && $(NPM) ci --no-audit --no-fund
 	@touch $@
 
