@@ -34,8 +34,10 @@ from tests.lobbies import START_GAME, Account, make_users
 from tests.realtime import Chat
 from tests.servers import ServerProcess
 
-# The machine running the suite is shared and slow at times: wait for state, generously.
+# The machine running the suite is shared and slow at times: wait for state, generously
+# (Playwright's own default for `expect` is 5 s).
 TIMEOUT_MS = 30_000
+expect.set_options(timeout=TIMEOUT_MS)
 PHONE = {"width": 390, "height": 844}
 
 

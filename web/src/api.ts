@@ -152,11 +152,15 @@ export async function freshAccessToken(): Promise<string | null> {
   return session()?.accessToken ?? null;
 }
 
+/** A read that failed on the network or the server is tried again this many times, this far apart. */
+const QUERY_RETRIES_MS = [500, 2000];
+
 async function execute<Data, Variables extends AnyVariables>(
   kind: "query" | "mutation",
   document: TypedDocumentNode<Data, Variables>,
   variables: Variables,
-  retried = false,
+  refreshed = false,
+  attempt = 0,
 ): Promise<Data> {
   await freshAccessToken();
   const result =
@@ -165,8 +169,14 @@ async function execute<Data, Variables extends AnyVariables>(
       : await client.mutation(document, variables).toPromise();
   if (result.error) {
     const error = toApiError(result.error);
-    if (error.code === "UNAUTHENTICATED" && session() && !retried && (await refreshSession())) {
-      return execute(kind, document, variables, true);
+    if (error.code === "UNAUTHENTICATED" && session() && !refreshed && (await refreshSession())) {
+      return execute(kind, document, variables, true, attempt);
+    }
+    // Reads change nothing, so a passing failure is retried; writes are left to the user.
+    const delay = QUERY_RETRIES_MS[attempt];
+    if (kind === "query" && (error.code === "NETWORK" || error.code === "INTERNAL") && delay !== undefined) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      return execute(kind, document, variables, refreshed, attempt + 1);
     }
     throw error;
   }
