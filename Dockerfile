@@ -1,3 +1,12 @@
+# The web client: typed against schema.graphql and built by Vite; only web/dist ships.
+FROM node:22-slim AS web
+WORKDIR /src/web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY schema.graphql /src/schema.graphql
+COPY web/ ./
+RUN npm run build
+
 # Build stage: install the package and its dependencies into a venv that the
 # runtime stage copies whole, so no sources or build leftovers ship.
 FROM python:3.11-slim AS build
@@ -13,9 +22,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
 # Production by default: the server then refuses to start without a real SECRET_KEY.
-ENV DEBUG=false
+ENV DEBUG=false \
+    WEB_CLIENT_DIR=/app/web/dist
 RUN useradd --create-home --home-dir /app --uid 10001 app
 COPY --from=build /opt/venv /opt/venv
+COPY --from=web /src/web/dist /app/web/dist
 WORKDIR /app
 USER app
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
@@ -41,6 +42,8 @@ class Settings(BaseSettings):
     max_query_aliases: int = Field(100, gt=0)
     max_query_tokens: int = Field(5000, gt=0)
     log_level: str = "INFO"
+    # The built web client served at `/`; unset: web/dist of the source checkout.
+    web_client_dir: Path | None = None
 
     @field_validator("allowed_hosts", "cors_origins", mode="before")
     @classmethod

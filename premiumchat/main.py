@@ -30,6 +30,7 @@ from premiumchat.realtime.typing_state import TypingState
 from premiumchat.resources import Resources
 from premiumchat.schema.root import build_schema
 from premiumchat.view import GraphQLView
+from premiumchat.web import web_client_routes
 
 logger = logging.getLogger("premiumchat")
 
@@ -140,4 +141,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     mount_admin(app, settings, admin_sessions)
+    # Last: the client at `/` is a fallback that shadows none of the routes above, `/admin` included.
+    app.router.routes.extend(web_client_routes(settings.web_client_dir))
     return app
