@@ -58,6 +58,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
         # any: uvicorn's protocol-level pings are what find dead sockets.
         ws_ping_interval=20,
         ws_ping_timeout=20,
+        # A bigger frame closes the socket with 1009 before it is read into memory.
+        ws_max_size=settings.ws_max_message_bytes,
         proxy_headers=True,
         log_level=settings.log_level.lower(),
     )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
+from collections import deque
 from contextlib import suppress
 from typing import Any
 
@@ -26,6 +28,7 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.types.unset import UnsetType
 
 from premiumchat.auth.tokens import bearer_token
+from premiumchat.config import Settings
 from premiumchat.context import Context
 from premiumchat.errors import Unauthenticated
 from premiumchat.realtime.bus import SubscriptionEnded
@@ -39,6 +42,7 @@ logger = logging.getLogger("premiumchat.view")
 WS_FORBIDDEN = 4403
 PAYLOAD_TOKEN_KEYS = ("authorization", "Authorization", "token")
 WS_TOO_MANY_CONNECTIONS = 4429
+WS_TOO_MANY_MESSAGES = 4429  # the same "slow down" code, with its own reason
 ACCOUNT_WATCHER = "premiumchat.account_watcher"
 CONNECTION_SLOT = "premiumchat.connection_slot"
 WATCH_START_TIMEOUT_SECONDS = 5
@@ -105,8 +109,41 @@ class TooManyConnections(Exception):
     """The user already has MAX_CONNECTIONS_PER_USER sockets open."""
 
 
+class SocketMessageRate:
+    """A sliding window over one socket's incoming messages (WS_RATE_LIMIT_* settings).
+
+    In process on purpose: a socket lives on one process, so there is nothing to share.
+    """
+
+    def __init__(self, limit: int, window_seconds: float) -> None:
+        self.limit = limit
+        self.window_seconds = window_seconds
+        self.times: deque[float] = deque(maxlen=limit)
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        if len(self.times) == self.limit and now - self.times[0] < self.window_seconds:
+            return False
+        self.times.append(now)
+        return True
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> SocketMessageRate:
+        return cls(settings.ws_rate_limit_messages, settings.ws_rate_limit_window_seconds)
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, with the contract's 4429 for a socket over the per-user limit."""
+
+    _rate: SocketMessageRate | None = None
+
+    async def handle_message(self, message: Any) -> None:
+        if self._rate is None:
+            self._rate = SocketMessageRate.for_settings(self.context.settings)
+        if not self._rate.allow():
+            await self.websocket.close(code=WS_TOO_MANY_MESSAGES, reason="Too many messages")
+            return
+        await super().handle_message(message)
 
     async def handle_connection_init(self, message: TransportInitMessage) -> None:
         try:
@@ -123,6 +160,16 @@ class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
     contract wants 4403, queries and mutations too, and `data` with the errors
     followed by `complete` for a refusal.
     """
+
+    _rate: SocketMessageRate | None = None
+
+    async def handle_message(self, message: Any) -> None:
+        if self._rate is None:
+            self._rate = SocketMessageRate.for_settings(self.context.settings)
+        if not self._rate.allow():
+            await self.websocket.close(code=WS_TOO_MANY_MESSAGES, reason="Too many messages")
+            return
+        await super().handle_message(message)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         payload = message.get("payload")
