@@ -32,7 +32,7 @@ class LoginThrottle:
     def _keys(self, username: str) -> list[tuple[str, str, int]]:
         # The username's case-insensitive identity, so that "Alice" and "ALICE" share a count;
         # hashed, so that a 100,000-character "username" makes a key of normal size.
-        name = hashlib.sha256(validation.username_key(username).encode()).hexdigest()
+        name = hashlib.sha256(validation.username_key(username).encode("utf-8", "surrogatepass")).hexdigest()
         return [
             (BY_ADDRESS, self.address, self.per_address),
             (BY_USERNAME, name, self.per_username),

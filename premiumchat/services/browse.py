@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from premiumchat import pagination
+from premiumchat import pagination, validation
 from premiumchat.db import lobbies as queries
 from premiumchat.db.models import Lobby, LobbyLogEntry, LobbyRole, User
 from premiumchat.errors import BadUserInput, Forbidden, NotFound
@@ -36,6 +36,9 @@ def lobby_query(
 ) -> queries.LobbyQuery:
     if search is not None and len(search) > SEARCH_MAX:
         raise BadUserInput("search", f"`search` has at most {SEARCH_MAX} characters.")
+    if search is not None and validation.has_control_characters(search):
+        # No name holds one, and PostgreSQL refuses NUL in text: say so rather than fail.
+        raise BadUserInput("search", "`search` may not contain control characters.")
     assert viewer.id is not None
     return queries.LobbyQuery(
         viewer_id=viewer.id,
