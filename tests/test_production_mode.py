@@ -155,3 +155,23 @@ async def test_graphiql_loads_under_its_content_security_policy(
         assert violations == []
     finally:
         await page.close()
+
+
+@pytest.mark.parametrize(("debug", "expected"), [("true", True), ("false", False)])
+def test_empty_graphiql_and_introspection_settings_follow_debug(
+    monkeypatch: pytest.MonkeyPatch, debug: str, expected: bool
+) -> None:
+    from premiumchat.config import Settings
+
+    monkeypatch.setenv("DEBUG", debug)
+    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("GRAPHIQL", "")
+    monkeypatch.setenv("INTROSPECTION", "")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.graphiql_enabled is expected
+    assert settings.introspection_enabled is expected
+    monkeypatch.setenv("GRAPHIQL", "true")
+    monkeypatch.setenv("INTROSPECTION", "false")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.graphiql_enabled is True
+    assert settings.introspection_enabled is False
