@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
+import websockets
 from asgi_lifespan import LifespanManager
 from graphql import get_introspection_query
 from playwright.async_api import Browser, Route
+from websockets.exceptions import InvalidStatus
 
 from premiumchat.main import create_app
 from premiumchat.security import CONTENT_SECURITY_POLICY
 from tests.conftest import make_settings
+from tests.databases import SqliteDatabases
 from tests.graphql import GraphQLClient
 from tests.servers import ServerProcess
+from tests.wsclient import TRANSPORT_WS
 
 ORIGIN = "https://chat.example.com"
 
@@ -175,3 +180,44 @@ def test_empty_graphiql_and_introspection_settings_follow_debug(
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert settings.graphiql_enabled is True
     assert settings.introspection_enabled is False
+
+
+@pytest.fixture(scope="module")
+def production_server(
+    sqlite_databases: SqliteDatabases, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    url = asyncio.run(sqlite_databases.create())
+    process = ServerProcess(
+        url, tmp_path_factory.mktemp("production"), debug="false", cors_origins=ORIGIN
+    ).start()
+    yield process
+    process.stop()
+
+
+async def test_a_production_server_checks_socket_origins_and_hosts(production_server: ServerProcess) -> None:
+    url = production_server.ws_url
+    # Cross-site WebSocket hijacking: a page elsewhere may not open a socket.
+    with pytest.raises(InvalidStatus) as refused:
+        await websockets.connect(url, subprotocols=[TRANSPORT_WS], origin="https://evil.test")  # type: ignore[list-item, arg-type]
+    assert refused.value.response.status_code == 403
+    for origin in (ORIGIN, None):  # the allowed page, and a client that is no browser
+        async with websockets.connect(url, subprotocols=[TRANSPORT_WS], origin=origin) as connection:  # type: ignore[list-item, arg-type]
+            assert connection.subprotocol == TRANSPORT_WS
+    # A handshake naming another Host (websockets always sends the URL's own, so by hand).
+    reader, writer = await asyncio.open_connection("127.0.0.1", production_server.port)
+    writer.write(
+        b"GET /graphql HTTP/1.1\r\nHost: evil.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        b"Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+    )
+    await writer.drain()
+    status_line = await asyncio.wait_for(reader.readline(), 10)
+    writer.close()
+    assert status_line.split()[1] in (b"400", b"403"), status_line
+    async with httpx.AsyncClient(base_url=production_server.http_url) as client:
+        page = await client.get("/graphql", headers={"accept": "text/html"})
+        assert page.status_code == 404
+        bad = await client.post("/graphql", json={"query": "{ __typename }"}, headers={"host": "evil.test"})
+        assert bad.status_code == 400
+        good = await client.post("/graphql", json={"query": "{ __typename }"})
+        assert good.json() == {"data": {"__typename": "Query"}}
