@@ -62,6 +62,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
         # SIGTERM: stop accepting, close sockets with 1001, give the rest a bounded time.
         ws=GoingAwayWebSocketProtocol,
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
+        # A bigger frame closes the socket with 1009 before it is read into memory.
+        ws_max_size=settings.ws_max_message_bytes,
         proxy_headers=True,
         log_level=settings.log_level.lower(),
     )

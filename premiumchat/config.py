@@ -45,12 +45,28 @@ class Settings(BaseSettings):
     # The built web client served at `/`; unset: web/dist of the source checkout.
     web_client_dir: Path | None = None
 
+    # Hostile input (README "Limits"): None for graphiql/introspection means "as DEBUG".
+    graphiql: bool | None = None
+    introspection: bool | None = None
+    max_request_body_bytes: int = Field(262_144, gt=0)
+    ws_max_message_bytes: int = Field(262_144, gt=0)
+    ws_rate_limit_messages: int = Field(100, gt=0)
+    ws_rate_limit_window_seconds: int = Field(10, gt=0)
+    login_failures_per_address: int = Field(10, gt=0)
+    login_failures_per_username: int = Field(50, gt=0)
+    login_failure_window_seconds: int = Field(300, gt=0)
+
     @field_validator("allowed_hosts", "cors_origins", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("graphiql", "introspection", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: Any) -> Any:
+        return None if value == "" else value
 
     @field_validator("redis_url", mode="before")
     @classmethod
@@ -73,6 +89,14 @@ class Settings(BaseSettings):
                 f"use at least {MIN_PRODUCTION_SECRET_LENGTH} random characters"
             )
         return self
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.debug if self.graphiql is None else self.graphiql
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return self.debug if self.introspection is None else self.introspection
 
     @cached_property
     def is_sqlite(self) -> bool:

@@ -29,6 +29,7 @@ from premiumchat.realtime.ratelimit import RateLimiter
 from premiumchat.realtime.typing_state import TypingState
 from premiumchat.resources import Resources
 from premiumchat.schema.root import build_schema
+from premiumchat.security import RequestBodyLimit, SecurityHeaders
 from premiumchat.view import GraphQLView
 from premiumchat.web import web_client_routes
 
@@ -110,13 +111,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     view = GraphQLView(
         build_schema(settings),
-        graphql_ide="graphiql",
+        graphql_ide="graphiql" if settings.graphiql_enabled else None,
         allow_queries_via_get=False,
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
         connection_init_wait_timeout=timedelta(seconds=10),
         allowed_origins=settings.cors_origins,
     )
-    middleware = []
+    middleware = [Middleware(SecurityHeaders)]
     if not settings.debug:
         middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts))
     if settings.cors_origins:
@@ -128,6 +129,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 allow_headers=["Authorization", "Content-Type"],
             )
         )
+    # Inside CORS, so that a browser can read the 413.
+    middleware.append(Middleware(RequestBodyLimit, max_bytes=settings.max_request_body_bytes))
     app = Starlette(
         debug=False,  # never render tracebacks, whatever DEBUG says
         routes=[

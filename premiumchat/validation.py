@@ -54,8 +54,8 @@ def password(value: str, field: str = "password") -> str:
         raise BadUserInput(field, f"Passwords have at least {PASSWORD_MIN} characters.")
     if len(value) > PASSWORD_MAX:
         raise BadUserInput(field, f"Passwords have at most {PASSWORD_MAX} characters.")
-    if "\x00" in value:
-        raise BadUserInput(field, "Passwords may not contain NUL characters.")
+    if "\x00" in value or any(unicodedata.category(ch) == "Cs" for ch in value):
+        raise BadUserInput(field, "Passwords may not contain NUL characters or unpaired surrogates.")
     return value
 
 
@@ -91,7 +91,11 @@ def max_participants(value: int, field: str = "maxParticipants") -> int:
 
 
 def lobby_password(value: str, field: str = "password") -> str:
-    if not LOBBY_PASSWORD_MIN <= len(value) <= LOBBY_PASSWORD_MAX or "\x00" in value:
+    if (
+        not LOBBY_PASSWORD_MIN <= len(value) <= LOBBY_PASSWORD_MAX
+        or "\x00" in value
+        or any(unicodedata.category(ch) == "Cs" for ch in value)
+    ):
         raise BadUserInput(
             field, f"Lobby passwords have {LOBBY_PASSWORD_MIN} to {LOBBY_PASSWORD_MAX} characters."
         )

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
+from collections import deque
 from contextlib import suppress
 from typing import Any
 
 import orjson
 from cross_web import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -26,6 +28,7 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.types.unset import UnsetType
 
 from premiumchat.auth.tokens import bearer_token
+from premiumchat.config import Settings
 from premiumchat.context import Context
 from premiumchat.errors import Unauthenticated
 from premiumchat.realtime.bus import SubscriptionEnded
@@ -39,6 +42,8 @@ logger = logging.getLogger("premiumchat.view")
 WS_FORBIDDEN = 4403
 PAYLOAD_TOKEN_KEYS = ("authorization", "Authorization", "token")
 WS_TOO_MANY_CONNECTIONS = 4429
+WS_TOO_MANY_MESSAGES = 4429  # the same "slow down" code, with its own reason
+WS_BAD_MESSAGE = 4400  # what graphql-transport-ws sends for a message that is no protocol message
 ACCOUNT_WATCHER = "premiumchat.account_watcher"
 CONNECTION_SLOT = "premiumchat.connection_slot"
 WATCH_START_TIMEOUT_SECONDS = 5
@@ -105,8 +110,54 @@ class TooManyConnections(Exception):
     """The user already has MAX_CONNECTIONS_PER_USER sockets open."""
 
 
+def is_protocol_message(message: object) -> bool:
+    """A JSON object with a string `type`: Strawberry reads message["type"] blindly, and
+    `[]`, `"text"` or `null` would fail the socket with 1011 and a traceback."""
+    return isinstance(message, dict) and isinstance(message.get("type"), str)
+
+
+class SocketMessageRate:
+    """A sliding window over one socket's incoming messages (WS_RATE_LIMIT_* settings).
+
+    In process on purpose: a socket lives on one process, so there is nothing to share.
+    """
+
+    def __init__(self, limit: int, window_seconds: float) -> None:
+        self.limit = limit
+        self.window_seconds = window_seconds
+        self.times: deque[float] = deque(maxlen=limit)
+        self.flooded = False
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        if len(self.times) == self.limit and now - self.times[0] < self.window_seconds:
+            self.flooded = True
+            return False
+        self.times.append(now)
+        return True
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> SocketMessageRate:
+        return cls(settings.ws_rate_limit_messages, settings.ws_rate_limit_window_seconds)
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, with the contract's 4429 for a socket over the per-user limit."""
+
+    _rate: SocketMessageRate | None = None
+
+    async def handle_message(self, message: Any) -> None:
+        if self._rate is None:
+            self._rate = SocketMessageRate.for_settings(self.context.settings)
+        if self._rate.flooded:
+            return  # closed already; what was still in flight is dropped
+        if not self._rate.allow():
+            await self.websocket.close(code=WS_TOO_MANY_MESSAGES, reason="Too many messages")
+            return
+        if not is_protocol_message(message):
+            await self.websocket.close(code=WS_BAD_MESSAGE, reason="Invalid message")
+            return
+        await super().handle_message(message)
 
     async def handle_connection_init(self, message: TransportInitMessage) -> None:
         try:
@@ -123,6 +174,21 @@ class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
     contract wants 4403, queries and mutations too, and `data` with the errors
     followed by `complete` for a refusal.
     """
+
+    _rate: SocketMessageRate | None = None
+
+    async def handle_message(self, message: Any) -> None:
+        if self._rate is None:
+            self._rate = SocketMessageRate.for_settings(self.context.settings)
+        if self._rate.flooded:
+            return  # closed already; what was still in flight is dropped
+        if not self._rate.allow():
+            await self.websocket.close(code=WS_TOO_MANY_MESSAGES, reason="Too many messages")
+            return
+        if not is_protocol_message(message):
+            await self.websocket.close(code=WS_BAD_MESSAGE, reason="Invalid message")
+            return
+        await super().handle_message(message)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         payload = message.get("payload")
@@ -219,6 +285,9 @@ class GraphQLView(GraphQL[Context, None]):
             return
         try:
             await super().__call__(scope, receive, send)
+        except ClientDisconnect:
+            # The client hung up before its body arrived: nobody to answer, nothing went wrong here.
+            return
         except Exception:
             # Nothing reaches a client as a 5xx or a traceback.
             logger.exception("unexpected error outside GraphQL execution")

@@ -16,9 +16,15 @@ def _dummy_hash() -> str:
     return _hasher.hash("a password nobody has")
 
 
+def _secret(password: str) -> bytes:
+    # What argon2 would do itself, except that a lone surrogate (valid in a JSON string,
+    # not in UTF-8) is kept rather than failing the request: it simply matches no hash.
+    return password.encode("utf-8", "surrogatepass")
+
+
 def _verify(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher.verify(password_hash, _secret(password))
     except (VerificationError, InvalidHashError):
         return False
 

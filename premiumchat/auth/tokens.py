@@ -64,6 +64,9 @@ def decode(settings: Settings, token: str, expected: TokenType) -> TokenClaims:
         if expected is TokenType.ACCESS
         else "Invalid or expired refresh token: log in again."
     )
+    if not token.isascii():
+        # A JWT is base64url and dots; anything else (a lone surrogate would not even encode) is not one.
+        raise invalid
     try:
         payload = jwt.decode(
             token,

@@ -88,6 +88,17 @@ class RateLimiter:
                 break
         return retry_after
 
+    async def retry_after(self, namespace: str, key: str, limit: int, window_seconds: int) -> float | None:
+        """Like `hit()`, but counts nothing: None when a hit would be accepted now."""
+        item = _item(namespace, limit, window_seconds)
+        try:
+            if await self._limiter.test(item, namespace, key):
+                return None
+            oldest_leaves_at, _ = await self._limiter.get_window_stats(item, namespace, key)
+        except StorageError as error:
+            raise _unavailable(error) from error
+        return max(oldest_leaves_at - time.time(), 0.0) + RETRY_MARGIN_SECONDS
+
     async def reset(self, namespace: str, key: str, limit: int, window_seconds: int) -> None:
         """Forget the hits counted for this key under this limit."""
         try:

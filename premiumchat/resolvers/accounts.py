@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from premiumchat.auth.throttle import LoginThrottle
 from premiumchat.context import Info
 from premiumchat.schema.users import AuthPayload, RegisterInput, User
 from premiumchat.services import accounts
@@ -35,7 +36,13 @@ async def register(info: Info, input: RegisterInput) -> AuthPayload:
 
 async def login(info: Info, username: str, password: str) -> AuthPayload:
     ctx = info.context
-    return _payload(await accounts.login(ctx.sessions, ctx.settings, username=username, password=password))
+    client = ctx.request.client
+    throttle = LoginThrottle(ctx.resources.limiter, ctx.settings, client.host if client else None)
+    return _payload(
+        await accounts.login(
+            ctx.sessions, ctx.settings, username=username, password=password, throttle=throttle
+        )
+    )
 
 
 async def refresh_token(info: Info, refresh_token: str) -> AuthPayload:

@@ -7,7 +7,13 @@ from datetime import datetime
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types.execution import ExecutionContext
 
@@ -139,6 +145,10 @@ class Schema(strawberry.Schema):
 
 def build_schema(settings: Settings | None = None) -> Schema:
     settings = settings or Settings()
+    # Off in production by default (INTROSPECTION setting): the SDL is published as schema.graphql.
+    introspection: list[type[SchemaExtension]] = (
+        [] if settings.introspection_enabled else [DisableIntrospection]
+    )
     return Schema(
         query=Query,
         mutation=Mutation,
@@ -150,6 +160,7 @@ def build_schema(settings: Settings | None = None) -> Schema:
             lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
             lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
+            *introspection,
             SingleOperationPerRequest,
             ContractErrors,
             Observability,  # access log, operation metrics, error counter

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from premiumchat import validation
 from premiumchat.auth import passwords, tokens
+from premiumchat.auth.throttle import LoginThrottle
 from premiumchat.auth.tokens import TokenType
 from premiumchat.config import Settings
 from premiumchat.db import users as user_queries
@@ -78,18 +79,38 @@ async def register(
 
 
 async def login(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings, *, username: str, password: str
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    *,
+    username: str,
+    password: str,
+    throttle: LoginThrottle | None = None,
 ) -> Session:
-    async with sessions() as session:
-        user = await user_queries.find_by_username_key(session, validation.username_key(username))
+    if throttle is not None:
+        await throttle.check(username)
+    user = None
+    if _could_be_username(username):
+        async with sessions() as session:
+            user = await user_queries.find_by_username_key(session, validation.username_key(username))
     # An unknown user still costs one hash, so timing does not reveal which names exist.
     if not await passwords.verify_password(user.password_hash if user else None, password):
+        if throttle is not None:
+            await throttle.failed(username)
         raise Unauthenticated(WRONG_CREDENTIALS)
     assert user is not None
     if not user.is_active:
         raise Unauthenticated(DEACTIVATED)
     async with sessions() as session, session.begin():
         return _issue_pair(session, settings, user)
+
+
+def _could_be_username(value: str) -> bool:
+    """False for what no account can be named (NUL, 100,000 characters...): no need to ask the database."""
+    try:
+        validation.username(value)
+    except BadUserInput:
+        return False
+    return True
 
 
 async def refresh(

@@ -41,6 +41,9 @@ def lobby_query(
 ) -> queries.LobbyQuery:
     if search is not None and len(search) > SEARCH_MAX:
         raise BadUserInput("search", f"`search` has at most {SEARCH_MAX} characters.")
+    if search is not None and validation.has_control_characters(search):
+        # No name holds one, and PostgreSQL refuses NUL in text: say so rather than fail.
+        raise BadUserInput("search", "`search` may not contain control characters.")
     assert viewer.id is not None
     return queries.LobbyQuery(
         viewer_id=viewer.id,
