@@ -116,7 +116,7 @@ async def test_html_pages_carry_security_headers(database_url: str, debug: bool)
         assert page.headers["content-type"].startswith("text/html")
         assert page.headers["x-content-type-options"] == "nosniff"
         assert page.headers["x-frame-options"] == "DENY"
-        assert page.headers["referrer-policy"] == "no-referrer"
+        assert page.headers["referrer-policy"] == "same-origin"
         csp = page.headers["content-security-policy"]
         assert "frame-ancestors 'none'" in csp
         assert "object-src 'none'" in csp
