@@ -3,8 +3,8 @@
 Against a real `premiumchat serve` process (SQLite): the owner creates an invite and the other user
 joins by opening its link; both mark themselves ready and see the count change live, and endGame
 resets it; the owner mutes the other user, who reads why and cannot send until unmuted; slow mode
-shows on the room and a second message too soon shows the countdown from `retryAfter`; a revoked
-invite's link says it no longer works.
+shows on the room and a second message too soon shows the countdown from `retryAfter`; a locked
+lobby and a revoked invite each refuse the link with their reason.
 """
 
 from __future__ import annotations
@@ -176,10 +176,42 @@ async def test_invite_ready_mute_and_slow_mode(
     await send(olga, "and again")
     await expect(message(pete, "and again")).to_be_visible()
 
-    # Olga revokes the invite: its link now says why it does not work.
-    await invite.get_by_role("button", name=re.compile("^Revoke invite")).click()
-    await expect(invites.get_by_text("No usable invites.")).to_be_visible()
-    await pete.get_by_role("link", name="← All lobbies").click()
+    # Olga locks the lobby; Pete leaves, and the invite link now says the lobby is locked.
+    await olga.get_by_role("button", name="Lock lobby").click()
+    await expect(facts_pete).to_contain_text("Locked")
+    await expect(olga.get_by_role("button", name="Unlock lobby")).to_be_visible()
+    await pete.get_by_role("button", name="Leave lobby").click()
+    await expect(pete.get_by_role("heading", level=1, name="Lobbies")).to_be_visible()
+    await expect(person(olga, pete_name)).to_have_count(0)
+    await pete.goto(link)
+    await expect(pete.get_by_role("alert")).to_have_text(
+        "You could not join: This lobby is locked: nobody can join right now."
+    )
+    await olga.get_by_role("button", name="Unlock lobby").click()
+    await expect(olga.locator("main .facts").first).not_to_contain_text("Locked")
+
+    # The refused join spent nothing: the second use takes Pete back in, and the invite is used up.
+    await pete.get_by_role("link", name="Back to the lobby list").click()
     await expect(pete.get_by_role("heading", level=1, name="Lobbies")).to_be_visible()
     await pete.goto(link)
+    await expect(pete.get_by_role("heading", level=1, name="Invite only")).to_be_visible()
+    await expect(invites.get_by_text("No usable invites.")).to_be_visible()
+
+    # A fresh unlimited invite, revoked: its link says why it does not work (as does a used-up one).
+    await invites.get_by_label("Most uses (empty: unlimited)").fill("")
+    await invites.get_by_role("button", name="Create invite").click()
+    await expect(invite).to_contain_text("0 uses")
+    revoked_link = await invite.get_by_label("Invite link").input_value()
+    assert revoked_link != link
+    await invite.get_by_role("button", name=re.compile("^Revoke invite")).click()
+    await expect(invites.get_by_text("No usable invites.")).to_be_visible()
+    await pete.get_by_role("button", name="Leave lobby").click()
+    await expect(pete.get_by_role("heading", level=1, name="Lobbies")).to_be_visible()
+    for refused in (revoked_link, link):
+        await pete.goto(refused)
+        await expect(pete.get_by_role("alert")).to_contain_text("This invite does not work any more")
+        await pete.get_by_role("link", name="Back to the lobby list").click()
+        await expect(pete.get_by_role("heading", level=1, name="Lobbies")).to_be_visible()
+    await pete.goto(revoked_link)
     await expect(pete.get_by_role("alert")).to_contain_text("This invite does not work any more")
+    await pete.screenshot(path=screenshot_path("web-extras-invite-revoked"), full_page=True)
