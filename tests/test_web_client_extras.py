@@ -20,7 +20,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 from tests.browser import screenshot_path
 from tests.databases import SqliteDatabases
 from tests.graphql import GraphQLClient
-from tests.lobbies import make_users
+from tests.lobbies import Api, make_users
 from tests.servers import ServerProcess
 from tests.test_web_client import (
     PHONE,
@@ -34,7 +34,12 @@ from tests.test_web_client import (
 )
 
 expect.set_options(timeout=TIMEOUT_MS)
-SLOW_MODE_SECONDS = 120  # long enough that the countdown cannot run out while the test looks at it
+SLOW_MODE_SECONDS = 120
+BLOCK_TERMS = """
+mutation Block($lobbyId: ID!, $terms: [String!]!) {
+  updateLobby(lobbyId: $lobbyId, input: {blockedTerms: $terms}) { id }
+}
+"""  # long enough that the countdown cannot run out while the test looks at it
 
 
 @pytest.fixture(scope="module")
@@ -152,6 +157,31 @@ async def test_invite_ready_mute_and_slow_mode(
     await expect(person(olga, pete_name).locator(".badge.muted")).to_have_count(0)
     await send(pete, "after the mute")
     await expect(message(olga, "after the mute")).to_be_visible()
+
+    # Pete edits his message in place; Olga sees the new text marked as edited.
+    await message(pete, "after the mute").get_by_role("button", name="Edit your message").click()
+    editor = pete.get_by_label("Edit message")
+    await expect(editor).to_be_focused()
+    await editor.fill("after the mute, edited")
+    await editor.press("Enter")
+    edited = message(olga, "after the mute, edited")
+    await expect(edited).to_be_visible()
+    await expect(edited.locator(".edited")).to_have_text("(edited)")
+    await expect(message(olga, "after the mute")).to_have_count(0)
+
+    # A blocked term (set through the API: the client has no form for it) refuses the message.
+    lobby_id = olga.url.rsplit("/", 1)[-1]
+    async with httpx.AsyncClient(base_url=base) as http:
+        await Api(GraphQLClient(http)).run(
+            BLOCK_TERMS, {"lobbyId": lobby_id, "terms": ["spoiler"]}, users["extra_olga"]
+        )
+    await send(pete, "big Spoiler ahead")
+    await expect(
+        pete.get_by_role("alert").filter(has_text="contains a word that is not allowed")
+    ).to_be_visible()
+    await expect(pete.get_by_label("Message", exact=True)).to_have_value("big Spoiler ahead")
+    await expect(pete.locator("li.message.pending")).to_have_count(0)
+    await expect(message(olga, "big Spoiler ahead")).to_have_count(0)
 
     # Slow mode: shown in the room; Pete's second message too soon shows the countdown.
     await olga.get_by_label("Slow mode (seconds between messages, 0: off)").fill(str(SLOW_MODE_SECONDS))

@@ -14,6 +14,7 @@ import {
   AddModeratorMutation,
   BanUserMutation,
   DeleteMessageMutation,
+  EditMessageMutation,
   EndGameMutation,
   JoinLobbyMutation,
   KickUserMutation,
@@ -128,6 +129,8 @@ export function roomView(
   let rateLimitUntil = 0;
   let rateTimer: number | undefined;
   let muteTimer: number | undefined;
+  /** The id of our own message being edited in place, if any. */
+  let editing: string | null = null;
   let lastTypingSent = 0;
   let typingRenewMs = TYPING_RENEW_MS;
   /** Our own feed is open: we are online (the server sends nobody their own presence). */
@@ -501,6 +504,19 @@ export function roomView(
         ? [" ", h("span", { class: "edited", title: formatDateTime(message.editedAt) }, "(edited)")]
         : null,
     );
+    if (message.sender.id === me.id && !message.deleted && !ended) {
+      if (editing === message.id) {
+        item.querySelector(".content")!.replaceWith(editForm(message));
+      } else {
+        const edit = h(
+          "button",
+          { id: `edit-${message.id}`, type: "button", class: "link", "aria-label": "Edit your message" },
+          "Edit",
+        );
+        edit.addEventListener("click", () => startEditing(message.id));
+        item.append(" ", edit);
+      }
+    }
     const role = myRole();
     const mayDelete = message.sender.id === me.id || role === "OWNER" || role === "MODERATOR" || me.isStaff;
     if (!message.deleted && !ended && mayDelete) {
@@ -528,6 +544,66 @@ export function roomView(
       item.append(" ", remove);
     }
     return item;
+  }
+
+  /** Redraws one message's line (a new line object is a new element). */
+  function redraw(id: string | null): void {
+    if (id === null) return;
+    const index = messageIndex(id);
+    if (index >= 0) lines[index] = { ...lines[index]! };
+  }
+
+  function startEditing(id: string | null): void {
+    const previous = editing;
+    editing = id;
+    redraw(previous);
+    redraw(id);
+    renderLog();
+    if (id) document.getElementById(`edit-input-${id}`)?.focus();
+    else if (previous) document.getElementById(`edit-${previous}`)?.focus();
+  }
+
+  /** Editing our own message in place: Save, or Cancel (Escape); the server keeps the edit window. */
+  function editForm(message: MessageFieldsFragment): HTMLFormElement {
+    const inputId = `edit-input-${message.id}`;
+    const field = h("input", {
+      id: inputId,
+      name: "content",
+      autocomplete: "off",
+      maxlength: 500,
+      required: true,
+      value: message.content,
+    });
+    const cancel = h("button", { type: "button", class: "secondary" }, "Cancel");
+    const form = h(
+      "form",
+      { class: "edit-form" },
+      h("label", { for: inputId }, "Edit message"),
+      h("div", { class: "composer-row" }, field, h("button", { type: "submit" }, "Save"), cancel),
+    );
+    cancel.addEventListener("click", () => startEditing(null));
+    field.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") startEditing(null);
+    });
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const content = field.value.trim();
+      if (!content) return;
+      say(sendError, null);
+      mutate(EditMessageMutation, { messageId: message.id, content })
+        .then((data) => {
+          editing = null;
+          updateMessage(data.editMessage);
+          document.getElementById(`edit-${message.id}`)?.focus();
+        })
+        .catch((error: unknown) => {
+          if (error instanceof ApiError && error.code === "MUTED") mutedByError(error);
+          else if (error instanceof ApiError && error.code === "FORBIDDEN")
+            say(sendError, "This message can no longer be edited: the time to edit it has passed.");
+          else say(sendError, describeError(error));
+        });
+    });
+    return form;
   }
 
   /** One element per line object: a changed line is a new object, so only what changed is redrawn. */
