@@ -19,7 +19,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from tests.browser import screenshot_path
 from tests.databases import SqliteDatabases
-from tests.graphql import GraphQLClient
+from tests.graphql import PASSWORD, GraphQLClient
 from tests.lobbies import Api, make_users
 from tests.servers import ServerProcess
 from tests.test_web_client import (
@@ -245,3 +245,37 @@ async def test_invite_ready_mute_and_slow_mode(
     await pete.goto(revoked_link)
     await expect(pete.get_by_role("alert")).to_contain_text("This invite does not work any more")
     await pete.screenshot(path=screenshot_path("web-extras-invite-revoked"), full_page=True)
+
+
+CREATE_LOBBY = """
+mutation Create($name: String!) {
+  createLobby(input: {name: $name, isPublic: false}) { id }
+}
+"""
+CREATE_INVITE = """
+mutation Invite($lobbyId: ID!) { createInvite(lobbyId: $lobbyId, maxUses: 1) { code } }
+"""
+
+
+async def test_invite_link_opened_while_logged_out_is_used_after_logging_in(
+    extras_server: ServerProcess, pages: tuple[Page, Page]
+) -> None:
+    base = extras_server.http_url
+    async with httpx.AsyncClient(base_url=base) as http:
+        api = Api(GraphQLClient(http))
+        users = await make_users(
+            api.gql, extras_server.env["DATABASE_URL"], ["extra_host", "extra_guest"], premium=["extra_host"]
+        )
+        host = users["extra_host"]
+        lobby = (await api.run(CREATE_LOBBY, {"name": "Back room"}, host))["createLobby"]
+        code = (await api.run(CREATE_INVITE, {"lobbyId": lobby["id"]}, host))["createInvite"]["code"]
+
+    page = pages[1]
+    await page.goto(f"{base}/#/invite/{code}")
+    await expect(page.get_by_role("heading", level=2, name="Log in")).to_be_visible()
+    await page.locator("#login-username").fill(users["extra_guest"].username)
+    await page.locator("#login-password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.get_by_role("heading", level=1, name="Back room")).to_be_visible()
+    await expect(person(page, host.username)).to_contain_text("owner")
+    assert page.url.endswith(f"#/lobby/{lobby['id']}"), page.url
