@@ -21,7 +21,39 @@ export const LobbyFields = graphql(`
     status
     createdAt
     myRole
+    isLocked
+    slowModeSeconds
+    readyCount
+    tags
     owner {
+      id
+      username
+    }
+  }
+`);
+
+export const MemberFields = graphql(`
+  fragment MemberFields on LobbyMember {
+    role
+    joinedAt
+    isReady
+    isMuted
+    mutedUntil
+    user {
+      id
+      username
+    }
+  }
+`);
+
+export const InviteFields = graphql(`
+  fragment InviteFields on LobbyInvite {
+    code
+    createdAt
+    expiresAt
+    maxUses
+    uses
+    createdBy {
       id
       username
     }
@@ -33,6 +65,7 @@ export const MessageFields = graphql(`
     id
     content
     createdAt
+    editedAt
     deleted
     clientMessageId
     sender {
@@ -146,12 +179,7 @@ export const RoomQuery = graphql(`
     lobby(id: $id) {
       ...LobbyFields
       members {
-        role
-        joinedAt
-        user {
-          id
-          username
-        }
+        ...MemberFields
       }
       onlineUsers {
         id
@@ -247,6 +275,77 @@ export const RemoveModeratorMutation = graphql(`
   }
 `);
 
+export const UpdateLobbyMutation = graphql(`
+  mutation UpdateLobby($lobbyId: ID!, $input: UpdateLobbyInput!) {
+    updateLobby(lobbyId: $lobbyId, input: $input) {
+      ...LobbyFields
+    }
+  }
+`);
+
+export const MuteUserMutation = graphql(`
+  mutation MuteUser($lobbyId: ID!, $userId: ID!, $reason: String, $durationSeconds: Int) {
+    muteUser(lobbyId: $lobbyId, userId: $userId, reason: $reason, durationSeconds: $durationSeconds) {
+      expiresAt
+    }
+  }
+`);
+
+export const UnmuteUserMutation = graphql(`
+  mutation UnmuteUser($lobbyId: ID!, $userId: ID!) {
+    unmuteUser(lobbyId: $lobbyId, userId: $userId)
+  }
+`);
+
+export const SetReadyMutation = graphql(`
+  mutation SetReady($lobbyId: ID!, $isReady: Boolean!) {
+    setReady(lobbyId: $lobbyId, isReady: $isReady) {
+      ...MemberFields
+    }
+  }
+`);
+
+export const EditMessageMutation = graphql(`
+  mutation EditMessage($messageId: ID!, $content: String!) {
+    editMessage(messageId: $messageId, content: $content) {
+      ...MessageFields
+    }
+  }
+`);
+
+export const InvitesQuery = graphql(`
+  query Invites($id: ID!) {
+    lobby(id: $id) {
+      id
+      invites {
+        ...InviteFields
+      }
+    }
+  }
+`);
+
+export const CreateInviteMutation = graphql(`
+  mutation CreateInvite($lobbyId: ID!, $maxUses: Int, $expiresInSeconds: Int) {
+    createInvite(lobbyId: $lobbyId, maxUses: $maxUses, expiresInSeconds: $expiresInSeconds) {
+      ...InviteFields
+    }
+  }
+`);
+
+export const RevokeInviteMutation = graphql(`
+  mutation RevokeInvite($code: String!) {
+    revokeInvite(code: $code)
+  }
+`);
+
+export const JoinByInviteMutation = graphql(`
+  mutation JoinByInvite($code: String!) {
+    joinByInvite(code: $code) {
+      ...LobbyFields
+    }
+  }
+`);
+
 export const LobbyEventsSubscription = graphql(`
   subscription LobbyEvents($lobbyId: ID!, $since: String) {
     lobbyEvents(lobbyId: $lobbyId, since: $since) {
@@ -287,12 +386,28 @@ export const LobbyEventsSubscription = graphql(`
       }
       ... on MemberJoinedEvent {
         member {
-          role
-          joinedAt
-          user {
-            id
-            username
-          }
+          ...MemberFields
+        }
+      }
+      ... on MemberUpdatedEvent {
+        member {
+          ...MemberFields
+        }
+      }
+      ... on MessageEditedEvent {
+        message {
+          ...MessageFields
+        }
+      }
+      ... on MessagesPurgedEvent {
+        messageIds
+        user {
+          id
+          username
+        }
+        purgedBy {
+          id
+          username
         }
       }
       ... on MemberLeftEvent {

@@ -118,8 +118,8 @@ async function submit(
   say(errorRegion, null);
   try {
     const payload = await action();
+    // The router moves on by itself: to the lobby list, or to an invite opened while logged out.
     setSession({ accessToken: payload.accessToken, refreshToken: payload.refreshToken, user: payload.user });
-    location.hash = "#/lobbies";
   } catch (error) {
     const field = error instanceof ApiError ? error.field : null;
     say(errorRegion, describeError(error));

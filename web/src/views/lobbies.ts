@@ -242,13 +242,23 @@ export function lobbiesView(root: HTMLElement, notice: string | null): () => voi
       ),
       lobby.hasPassword ? " · Password" : "",
       lobby.isPublic ? "" : " · Private",
+      lobby.isLocked ? " · Locked" : "",
+      lobby.slowModeSeconds > 0 ? ` · Slow mode: ${lobby.slowModeSeconds} s` : "",
       ` · by ${lobby.owner.username}`,
     );
+    const tags = lobby.tags.length
+      ? h(
+          "ul",
+          { class: "tags", "aria-label": `Tags of ${lobby.name}` },
+          lobby.tags.map((tag) => h("li", {}, tag)),
+        )
+      : null;
     const item = h(
       "li",
       { class: "lobby", "aria-labelledby": headingId, "data-lobby-id": lobby.id },
       h("h3", { id: headingId }, lobby.name),
       facts,
+      tags,
     );
     if (lobby.myRole !== null && lobby.myRole !== undefined) {
       item.append(

@@ -6,6 +6,7 @@ import type {
   LobbyEventsSubscription,
   LobbyFieldsFragment,
   LobbyRole,
+  MemberFieldsFragment,
   MessageFieldsFragment,
 } from "../gql/graphql";
 import { describeError } from "../messages";
@@ -13,20 +14,26 @@ import {
   AddModeratorMutation,
   BanUserMutation,
   DeleteMessageMutation,
+  EditMessageMutation,
   EndGameMutation,
   JoinLobbyMutation,
   KickUserMutation,
   LeaveLobbyMutation,
   LobbyEventsSubscription as LobbyEventsDocument,
   MessagesQuery,
+  MuteUserMutation,
   RemoveModeratorMutation,
   RoomQuery,
   SendMessageMutation,
+  SetReadyMutation,
   SetTypingMutation,
   StartGameMutation,
+  UnmuteUserMutation,
+  UpdateLobbyMutation,
 } from "../operations";
 import { session } from "../session";
 import { header } from "./header";
+import { invitesPanel } from "./invites";
 import { statusText } from "./lobbies";
 
 type LobbyEvent = LobbyEventsSubscription["lobbyEvents"];
@@ -42,10 +49,38 @@ const BAN_DURATIONS: [string, number | null][] = [
   ["Permanently", null],
 ];
 
+const MUTE_DURATIONS: [string, number | null][] = [
+  ["5 minutes", 300],
+  ["1 hour", 3600],
+  ["1 day", 86_400],
+  ["Until unmuted", null],
+];
+
 interface Member {
   id: string;
   username: string;
   role: LobbyRole;
+  isReady: boolean;
+  isMuted: boolean;
+  /** When the mute ends (null: until unmuted, or not muted). */
+  mutedUntil: string | null;
+}
+
+function toMember(member: MemberFieldsFragment): Member {
+  return {
+    id: member.user.id,
+    username: member.user.username,
+    role: member.role,
+    isReady: member.isReady,
+    isMuted: member.isMuted,
+    mutedUntil: member.mutedUntil ?? null,
+  };
+}
+
+/** A mute lapses by itself at mutedUntil; the server says isMuted false after that, and so do we. */
+function mutedNow(member: Member | undefined): boolean {
+  if (!member?.isMuted) return false;
+  return member.mutedUntil === null || Date.parse(member.mutedUntil) > Date.now();
 }
 
 interface ChatLine {
@@ -93,6 +128,9 @@ export function roomView(
   let ended = false;
   let rateLimitUntil = 0;
   let rateTimer: number | undefined;
+  let muteTimer: number | undefined;
+  /** The id of our own message being edited in place, if any. */
+  let editing: string | null = null;
   let lastTypingSent = 0;
   let typingRenewMs = TYPING_RENEW_MS;
   /** Our own feed is open: we are online (the server sends nobody their own presence). */
@@ -113,6 +151,7 @@ export function roomView(
   const scroller = h("div", { class: "scroller" }, olderButton, log);
   const typingLine = h("p", { class: "typing", "aria-live": "polite" });
   const rateLine = h("p", { role: "alert", class: "error", hidden: true });
+  const muteLine = h("p", { role: "alert", class: "error mute-line", hidden: true });
   const sendError = h("p", { role: "alert", class: "error", hidden: true });
   const input = h("input", {
     id: "composer",
@@ -128,12 +167,15 @@ export function roomView(
     h("label", { for: "composer" }, "Message"),
     h("div", { class: "composer-row" }, input, sendButton),
     typingLine,
+    muteLine,
     rateLine,
     sendError,
   );
   const peopleList = h("ul", { class: "people" });
   const peopleHeading = h("h2", { id: "people-heading" }, "People");
   const actionError = h("p", { role: "alert", class: "error", hidden: true });
+  const invites = invitesPanel(lobbyId);
+  invites.element.hidden = true;
 
   root.replaceChildren(
     header(),
@@ -156,6 +198,7 @@ export function roomView(
           peopleHeading,
           actionError,
           peopleList,
+          invites.element,
         ),
       ),
     ),
@@ -179,11 +222,39 @@ export function roomView(
     if (!lobby) return;
     title.textContent = lobby.name;
     const participants = members.size || lobby.participantCount;
-    facts.textContent =
-      `${statusText(lobby.status)} · ${participants} / ${lobby.maxParticipants} participants` +
-      `${lobby.isPublic ? "" : " · Private"}${lobby.hasPassword ? " · Password" : ""} · owner ${lobby.owner.username}`;
+    const ready = members.size
+      ? [...members.values()].filter((member) => member.isReady).length
+      : lobby.readyCount;
+    replaceChildren(
+      facts,
+      `${statusText(lobby.status)} · ${participants} / ${lobby.maxParticipants} participants`,
+      lobby.isPublic ? "" : " · Private",
+      lobby.hasPassword ? " · Password" : "",
+      lobby.isLocked ? " · Locked" : "",
+      ` · owner ${lobby.owner.username}`,
+      lobby.status === "OPEN"
+        ? [" · ", h("span", { class: "ready-count" }, `Ready: ${ready} / ${participants}`)]
+        : null,
+      lobby.slowModeSeconds > 0
+        ? [" · ", h("span", { class: "slow-mode" }, `Slow mode: ${lobby.slowModeSeconds} s`)]
+        : null,
+      lobby.tags.length ? ` · tags: ${lobby.tags.join(", ")}` : "",
+    );
     const buttons: HTMLElement[] = [];
     const owner = myRole() === "OWNER" || me.isStaff;
+    const mine = members.get(me.id);
+    if (!ended && mine && lobby.status === "OPEN") {
+      const readyButton = actionButton("Ready", async () => {
+        const data = await mutate(SetReadyMutation, { lobbyId, isReady: !mine.isReady });
+        members.set(me.id, toMember(data.setReady));
+        renderHeader();
+        renderPeople();
+      });
+      readyButton.id = "ready-toggle";
+      readyButton.setAttribute("aria-pressed", String(mine.isReady));
+      readyButton.classList.add("toggle");
+      buttons.push(readyButton);
+    }
     if (!ended && owner && lobby.status === "OPEN")
       buttons.push(actionButton("Start game", () => mutate(StartGameMutation, { lobbyId })));
     if (!ended && owner && lobby.status === "IN_GAME")
@@ -200,7 +271,61 @@ export function roomView(
         ),
       );
     }
-    replaceChildren(controls, buttons);
+    if (!ended && owner && lobby.status !== "CLOSED") {
+      buttons.push(
+        actionButton(
+          lobby.isLocked ? "Unlock lobby" : "Lock lobby",
+          () =>
+            mutate(UpdateLobbyMutation, { lobbyId, input: { isLocked: !lobby?.isLocked } }).then(applyLobby),
+          "secondary",
+        ),
+      );
+    }
+    keepingState(controls, () => {
+      replaceChildren(controls, buttons);
+      if (!ended && owner && lobby?.status !== "CLOSED") controls.append(slowModeForm());
+    });
+    const moderator = myRole() === "OWNER" || myRole() === "MODERATOR" || me.isStaff;
+    const showInvites = !ended && moderator && lobby.status !== "CLOSED";
+    if (showInvites && invites.element.hidden) invites.refresh();
+    invites.element.hidden = !showInvites;
+  }
+
+  /** The owner's slow mode setting: seconds between two messages of a member (0 turns it off). */
+  function slowModeForm(): HTMLFormElement {
+    const input = h("input", {
+      id: "slow-mode-seconds",
+      name: "slowModeSeconds",
+      type: "number",
+      min: 0,
+      max: 3600,
+      required: true,
+      value: lobby?.slowModeSeconds ?? 0,
+    });
+    const button = h("button", { type: "submit", class: "secondary" }, "Set slow mode");
+    const form = h(
+      "form",
+      { class: "slow-mode-form" },
+      h("label", { for: "slow-mode-seconds" }, "Slow mode (seconds between messages, 0: off)"),
+      h("div", { class: "composer-row" }, input, button),
+    );
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      button.disabled = true;
+      say(actionError, null);
+      mutate(UpdateLobbyMutation, { lobbyId, input: { slowModeSeconds: Number(input.value || 0) } })
+        .then(applyLobby)
+        .catch((error: unknown) => say(actionError, describeError(error)))
+        .finally(() => {
+          button.disabled = false;
+        });
+    });
+    return form;
+  }
+
+  function applyLobby(data: { updateLobby: LobbyFieldsFragment }): void {
+    lobby = { ...data.updateLobby, myRole: lobby?.myRole ?? data.updateLobby.myRole };
+    renderHeader();
   }
 
   function actionButton(label: string, action: () => Promise<unknown>, kind = ""): HTMLButtonElement {
@@ -242,6 +367,17 @@ export function roomView(
             ),
             " ",
             h("span", { class: "presence" }, online ? "online" : "offline"),
+            member.isReady ? [" ", h("span", { class: "badge ready" }, "ready")] : null,
+            mutedNow(member)
+              ? [
+                  " ",
+                  h(
+                    "span",
+                    { class: "badge muted" },
+                    member.mutedUntil ? `muted until ${formatTime(member.mutedUntil)}` : "muted",
+                  ),
+                ]
+              : null,
           );
           if (!ended && canModerate(member)) item.append(moderationTools(member));
           return item;
@@ -281,6 +417,34 @@ export function roomView(
         }),
       ),
     );
+    if (mutedNow(member)) {
+      tools.append(
+        actionButton(`Unmute ${member.username}`, () =>
+          mutate(UnmuteUserMutation, { lobbyId, userId: member.id }),
+        ),
+      );
+    } else {
+      const muteId = `mute-duration-${member.id}`;
+      const muteDuration = h(
+        "select",
+        { id: muteId, name: "muteDuration" },
+        MUTE_DURATIONS.map(([label, seconds]) =>
+          h("option", { value: seconds === null ? "" : String(seconds) }, label),
+        ),
+      );
+      tools.append(
+        h("label", { for: muteId }, "Mute for"),
+        muteDuration,
+        actionButton(`Mute ${member.username}`, () =>
+          mutate(MuteUserMutation, {
+            lobbyId,
+            userId: member.id,
+            reason: reason.value.trim() || null,
+            durationSeconds: muteDuration.value ? Number(muteDuration.value) : null,
+          }),
+        ),
+      );
+    }
     if (myRole() === "OWNER" || me.isStaff) {
       tools.append(
         member.role === "MODERATOR"
@@ -336,7 +500,23 @@ export function roomView(
       ),
       " ",
       h("span", { class: "content" }, message.deleted ? "message deleted" : message.content),
+      message.editedAt && !message.deleted
+        ? [" ", h("span", { class: "edited", title: formatDateTime(message.editedAt) }, "(edited)")]
+        : null,
     );
+    if (message.sender.id === me.id && !message.deleted && !ended) {
+      if (editing === message.id) {
+        item.querySelector(".content")!.replaceWith(editForm(message));
+      } else {
+        const edit = h(
+          "button",
+          { id: `edit-${message.id}`, type: "button", class: "link", "aria-label": "Edit your message" },
+          "Edit",
+        );
+        edit.addEventListener("click", () => startEditing(message.id));
+        item.append(" ", edit);
+      }
+    }
     const role = myRole();
     const mayDelete = message.sender.id === me.id || role === "OWNER" || role === "MODERATOR" || me.isStaff;
     if (!message.deleted && !ended && mayDelete) {
@@ -364,6 +544,66 @@ export function roomView(
       item.append(" ", remove);
     }
     return item;
+  }
+
+  /** Redraws one message's line (a new line object is a new element). */
+  function redraw(id: string | null): void {
+    if (id === null) return;
+    const index = messageIndex(id);
+    if (index >= 0) lines[index] = { ...lines[index]! };
+  }
+
+  function startEditing(id: string | null): void {
+    const previous = editing;
+    editing = id;
+    redraw(previous);
+    redraw(id);
+    renderLog();
+    if (id) document.getElementById(`edit-input-${id}`)?.focus();
+    else if (previous) document.getElementById(`edit-${previous}`)?.focus();
+  }
+
+  /** Editing our own message in place: Save, or Cancel (Escape); the server keeps the edit window. */
+  function editForm(message: MessageFieldsFragment): HTMLFormElement {
+    const inputId = `edit-input-${message.id}`;
+    const field = h("input", {
+      id: inputId,
+      name: "content",
+      autocomplete: "off",
+      maxlength: 500,
+      required: true,
+      value: message.content,
+    });
+    const cancel = h("button", { type: "button", class: "secondary" }, "Cancel");
+    const form = h(
+      "form",
+      { class: "edit-form" },
+      h("label", { for: inputId }, "Edit message"),
+      h("div", { class: "composer-row" }, field, h("button", { type: "submit" }, "Save"), cancel),
+    );
+    cancel.addEventListener("click", () => startEditing(null));
+    field.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") startEditing(null);
+    });
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const content = field.value.trim();
+      if (!content) return;
+      say(sendError, null);
+      mutate(EditMessageMutation, { messageId: message.id, content })
+        .then((data) => {
+          editing = null;
+          updateMessage(data.editMessage);
+          document.getElementById(`edit-${message.id}`)?.focus();
+        })
+        .catch((error: unknown) => {
+          if (error instanceof ApiError && error.code === "MUTED") mutedByError(error);
+          else if (error instanceof ApiError && error.code === "FORBIDDEN")
+            say(sendError, "This message can no longer be edited: the time to edit it has passed.");
+          else say(sendError, describeError(error));
+        });
+    });
+    return form;
   }
 
   /** One element per line object: a changed line is a new object, so only what changed is redrawn. */
@@ -479,7 +719,13 @@ export function roomView(
 
   function handle(event: LobbyEvent): void {
     const { __typename: kind } = event;
-    if (kind !== "ChatMessageEvent" && kind !== "MessageDeletedEvent" && kind !== "TypingEvent") {
+    if (
+      kind !== "ChatMessageEvent" &&
+      kind !== "MessageDeletedEvent" &&
+      kind !== "MessageEditedEvent" &&
+      kind !== "MessagesPurgedEvent" &&
+      kind !== "TypingEvent"
+    ) {
       stateVersion += 1;
     }
     switch (event.__typename) {
@@ -510,14 +756,29 @@ export function roomView(
         setTypingUser(event.user.id, event.user.username, event.isTyping ? (event.expiresAt ?? null) : null);
         break;
       case "MemberJoinedEvent":
-        members.set(event.member.user.id, {
-          id: event.member.user.id,
-          username: event.member.user.username,
-          role: event.member.role,
-        });
+        members.set(event.member.user.id, toMember(event.member));
         addNotice(`${event.member.user.username} joined the lobby.`, event.occurredAt);
         renderHeader();
         renderPeople();
+        if (!invites.element.hidden) invites.refresh(); // a join by invite spent one of its uses
+        break;
+      case "MemberUpdatedEvent":
+        // Ready flags (set by each member, reset by endGame); keep the mute we know of.
+        if (members.has(event.member.user.id)) {
+          members.set(event.member.user.id, toMember(event.member));
+          renderHeader();
+          renderPeople();
+          renderComposer();
+        }
+        break;
+      case "MessageEditedEvent":
+        updateMessage(event.message);
+        break;
+      case "MessagesPurgedEvent":
+        for (const id of event.messageIds) {
+          const index = messageIndex(id);
+          if (index >= 0) updateMessage({ ...lines[index]!.message!, deleted: true, content: "" });
+        }
         break;
       case "MemberLeftEvent": {
         const wasOwner = members.get(event.user.id)?.role === "OWNER";
@@ -580,6 +841,37 @@ export function roomView(
       case "UNBAN":
         addNotice(`${event.actor.username} lifted the ban on ${target.username}.`, event.occurredAt);
         break;
+      case "MUTE": {
+        const member = members.get(target.id);
+        if (member) members.set(target.id, { ...member, isMuted: true, mutedUntil: event.expiresAt ?? null });
+        const muteUntil = event.expiresAt ? ` until ${formatDateTime(event.expiresAt)}` : " until unmuted";
+        addNotice(
+          mine
+            ? `${event.actor.username} muted you${muteUntil}${because}.`
+            : `${event.actor.username} muted ${target.username}${muteUntil}${because}.`,
+          event.occurredAt,
+        );
+        renderComposer();
+        break;
+      }
+      case "UNMUTE": {
+        const member = members.get(target.id);
+        if (member) members.set(target.id, { ...member, isMuted: false, mutedUntil: null });
+        addNotice(
+          mine
+            ? `${event.actor.username} unmuted you.`
+            : `${event.actor.username} unmuted ${target.username}.`,
+          event.occurredAt,
+        );
+        renderComposer();
+        break;
+      }
+      case "PURGE":
+        addNotice(
+          `${event.actor.username} removed the recent messages of ${target.username}.`,
+          event.occurredAt,
+        );
+        break;
       case "MODERATOR_ADDED":
       case "MODERATOR_REMOVED": {
         const member = members.get(target.id);
@@ -621,13 +913,12 @@ export function roomView(
     }
     lobby = data.lobby;
     members.clear();
-    for (const member of data.lobby.members) {
-      members.set(member.user.id, { id: member.user.id, username: member.user.username, role: member.role });
-    }
+    for (const member of data.lobby.members) members.set(member.user.id, toMember(member));
     online.clear();
     for (const user of data.lobby.onlineUsers) online.set(user.id, user.username);
     renderHeader();
     renderPeople();
+    renderComposer();
     return true;
   }
 
@@ -741,21 +1032,66 @@ export function roomView(
 
   // ---- Sending and typing -----------------------------------------------------------------
 
-  function startRateLimit(seconds: number): void {
+  /** A refused send (global rate limit or the lobby's slow mode): a countdown from retryAfter. */
+  function startRateLimit(seconds: number, why: string): void {
     rateLimitUntil = Date.now() + seconds * 1000;
     const tick = (): void => {
       const left = Math.ceil((rateLimitUntil - Date.now()) / 1000);
       if (left <= 0) {
         say(rateLine, null);
-        sendButton.disabled = false;
+        renderComposer();
         return;
       }
-      say(rateLine, `You are sending messages too fast. You can send again in ${left} s.`);
-      sendButton.disabled = true;
+      say(rateLine, `${why} You can send again in ${left} s.`);
+      renderComposer();
       rateTimer = window.setTimeout(tick, 250);
     };
     window.clearTimeout(rateTimer);
     tick();
+  }
+
+  /**
+   * The composer follows our mute: disabled, with the reason, until it ends (by its own time, or
+   * when a moderator lifts it); and the send button waits out a rate limit.
+   */
+  function renderComposer(): void {
+    const mine = members.get(me.id);
+    const muted = mutedNow(mine);
+    input.disabled = muted;
+    sendButton.disabled = muted || Date.now() < rateLimitUntil;
+    say(
+      muteLine,
+      !muted
+        ? null
+        : mine?.mutedUntil
+          ? `You are muted in this lobby until ${formatDateTime(mine.mutedUntil)}: you can read, but not send messages until then.`
+          : "You are muted in this lobby until a moderator unmutes you: you can read, but not send messages.",
+    );
+    // Wake up when the soonest mute ends, to lift it here too.
+    window.clearTimeout(muteTimer);
+    const ends = [...members.values()]
+      .filter((member) => mutedNow(member) && member.mutedUntil)
+      .map((member) => Date.parse(member.mutedUntil!));
+    if (ends.length) {
+      const wait = Math.min(...ends) - Date.now() + 250;
+      muteTimer = window.setTimeout(
+        () => {
+          renderPeople();
+          renderComposer();
+        },
+        Math.min(wait, 2 ** 31 - 1),
+      );
+    }
+  }
+
+  /** The server said MUTED (our mute event may still be on its way): show it from the error. */
+  function mutedByError(error: ApiError): void {
+    const mine = members.get(me.id);
+    if (!mine) return;
+    const until = error.extensions.expiresAt;
+    members.set(me.id, { ...mine, isMuted: true, mutedUntil: typeof until === "string" ? until : null });
+    renderPeople();
+    renderComposer();
   }
 
   function setFailed(index: number, failed: boolean): void {
@@ -793,7 +1129,15 @@ export function roomView(
       if (!input.value) input.value = content;
       if (error instanceof ApiError && error.code === "RATE_LIMITED") {
         const retryAfter = Number(error.extensions.retryAfter ?? 1);
-        startRateLimit(Number.isFinite(retryAfter) ? retryAfter : 1);
+        const slowMode = lobby && lobby.slowModeSeconds > 0 && myRole() === "MEMBER" && !me.isStaff;
+        startRateLimit(
+          Number.isFinite(retryAfter) ? retryAfter : 1,
+          slowMode
+            ? `Slow mode is on: one message every ${lobby!.slowModeSeconds} s.`
+            : "You are sending messages too fast.",
+        );
+      } else if (error instanceof ApiError && error.code === "MUTED") {
+        mutedByError(error);
       } else {
         say(sendError, describeError(error));
       }
@@ -803,7 +1147,7 @@ export function roomView(
   composer.addEventListener("submit", (event) => {
     event.preventDefault();
     const content = input.value.trim();
-    if (!content || Date.now() < rateLimitUntil) return;
+    if (!content || Date.now() < rateLimitUntil || mutedNow(members.get(me.id))) return;
     input.value = "";
     void send(content, newClientMessageId());
   });
@@ -812,7 +1156,9 @@ export function roomView(
     const now = Date.now();
     if (input.value.trim() && now - lastTypingSent > typingRenewMs) {
       lastTypingSent = now;
-      mutate(SetTypingMutation, { lobbyId, isTyping: true }).catch(() => undefined);
+      mutate(SetTypingMutation, { lobbyId, isTyping: true }).catch((error: unknown) => {
+        if (error instanceof ApiError && error.code === "MUTED") mutedByError(error);
+      });
     } else if (!input.value.trim() && lastTypingSent) {
       lastTypingSent = 0;
       mutate(SetTypingMutation, { lobbyId, isTyping: false }).catch(() => undefined);
@@ -875,6 +1221,7 @@ export function roomView(
     stop?.();
     window.clearTimeout(retryTimer);
     window.clearTimeout(rateTimer);
+    window.clearTimeout(muteTimer);
     for (const entry of typing.values()) window.clearTimeout(entry.timer);
   };
 }
