@@ -10,9 +10,11 @@ from urllib.parse import unquote_plus
 
 import httpx
 import pytest
+from playwright.async_api import Browser, expect
 
+from tests.browser import screenshot_path
 from tests.extras import Extras as MuteApi
-from tests.graphql import GraphQLClient
+from tests.graphql import PASSWORD, GraphQLClient
 from tests.lobbies import log_summary, make_users
 from tests.lobby_extras import Extras as ReportApi
 from tests.realtime import Chat, LiveClient, unique_names
@@ -169,7 +171,10 @@ async def test_mutes_on_the_lobby_page_and_lifting_one_reaches_subscribers(
 
         async with LiveClient(server.ws_url, users[olive]) as live:
             stream = await live.joined(lobby)
-            response = await http.get(f"{MUTES}/action/lift?pks={bob_mute}")
+            # As a browser follows the panel's own link: every HTML page says `no-referrer`, so
+            # Chromium sends `Origin: null`, and `Sec-Fetch-Site` says where the request is from.
+            browser_headers = {"Sec-Fetch-Site": "same-origin", "Origin": "null"}
+            response = await http.get(f"{MUTES}/action/lift?pks={bob_mute}", headers=browser_headers)
             assert response.status_code == 302
             assert "error" not in response.headers["location"]
             event = await stream.until("ModerationEvent", lambda e: e["action"] == "UNMUTE")
@@ -215,8 +220,9 @@ async def test_only_staff_reach_the_new_views(server: ServerProcess, gql: GraphQ
         [mute_id] = row_ids((await http.get(f"{MUTES}/list?lobby_id={lobby}")).text, MUTES)
         # A link on another site is refused, as for every action.
         for action in (f"{REPORTS}/action/resolve?pks={report['id']}", f"{MUTES}/action/lift?pks={mute_id}"):
-            response = await http.get(action, headers={"Sec-Fetch-Site": "cross-site"})
-            assert response.status_code == 403, action
+            for headers in ({"Sec-Fetch-Site": "cross-site"}, {"Origin": "null"}):
+                response = await http.get(action, headers=headers)
+                assert response.status_code == 403, (action, headers)
         # Generic create, edit and delete are off: changes go through the actions only.
         for page in (f"{REPORTS}/create", f"{REPORTS}/edit/{report['id']}", f"{MUTES}/edit/{mute_id}"):
             assert (await http.get(page)).status_code == 403, page
@@ -225,3 +231,43 @@ async def test_only_staff_reach_the_new_views(server: ServerProcess, gql: GraphQ
     assert await api.muted(users[olive], lobby, users[bob]) == (True, None)
     page = await reports.reports(users[olive], lobbyId=lobby)
     assert [edge["node"]["resolvedAt"] for edge in page["edges"]] == [None]
+
+
+async def test_staff_resolve_a_report_and_see_a_lobbys_mutes_in_a_browser(
+    browser: Browser, server: ServerProcess, gql: GraphQLClient
+) -> None:
+    api, reports = MuteApi(gql), ReportApi(gql)
+    suffix = "sqlite" if database_url(server).startswith("sqlite") else "postgres"
+    sam, olive, bob, ann = unique_names("sam", "olive", "bob", "ann")
+    users = await make_users(gql, database_url(server), [sam, olive, bob, ann], staff=[sam], premium=[olive])
+    lobby = (await api.create_lobby(users[olive], "Seen in a browser"))["id"]
+    await api.join_all([users[bob], users[ann]], lobby)
+    message = await api.send(users[bob], lobby, "report me")
+    report = await reports.report(users[ann], message["id"], "rude words")
+    await api.mute(users[olive], lobby, users[bob], "shouting")
+    page = await browser.new_page()
+    try:
+        await page.goto(f"{server.http_url}/admin/login", wait_until="domcontentloaded")
+        await page.fill('input[name="username"]', sam)
+        await page.fill('input[name="password"]', PASSWORD)
+        await page.click('button[type="submit"]')
+        await page.wait_for_url(f"{server.http_url}/admin/")
+
+        await page.goto(f"{server.http_url}/admin/lobby/details/{lobby}", wait_until="domcontentloaded")
+        mutes = page.locator("tr", has_text="Active mutes")
+        await expect(mutes).to_contain_text(f"{bob}: muted by {olive}, until lifted; shouting")
+        await page.screenshot(path=screenshot_path(f"admin-lobby-mutes-{suffix}"), full_page=True)
+
+        await page.goto(f"{server.http_url}{REPORTS}/list", wait_until="domcontentloaded")
+        await expect(page.locator("table tbody tr", has_text="rude words")).to_have_count(1)
+        await page.screenshot(path=screenshot_path(f"admin-reports-{suffix}"), full_page=True)
+        await page.goto(f"{server.http_url}{REPORTS}/details/{report['id']}", wait_until="domcontentloaded")
+        await page.get_by_role("link", name="Resolve", exact=True).click()
+        await page.locator("#modal-confirmation-resolve").get_by_role("link", name="Yes").click()
+        await page.wait_for_url(f"{server.http_url}{REPORTS}/list")
+        await expect(page.locator(".alert-danger")).to_have_count(0)
+    finally:
+        await page.close()
+    connection = await reports.reports(users[olive], lobbyId=lobby, unresolvedOnly=False)
+    [node] = [edge["node"] for edge in connection["edges"]]
+    assert node["resolvedBy"] == {"id": users[sam].id, "username": sam}
