@@ -242,7 +242,8 @@ class LobbyAdmin(ReadView, model=Lobby):
         "is_public": "Public",
         "mutes": "Active mutes",
     }
-    # The lobby's page lists its active mutes (each links to the mute, which has "Lift mute").
+    # The lobby's page lists its active mutes, one a line (each links to the mute, which has "Lift mute").
+    show_compact_lists = False
     column_formatters_detail = {"mutes": lambda lobby, _: [_describe_mute(mute) for mute in lobby.mutes]}
     column_searchable_list = ["name", "owner.username"]
     column_sortable_list = ["id", "name", "participant_count", "created_at"]
