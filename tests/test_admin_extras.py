@@ -66,6 +66,7 @@ async def test_the_reports_view_lists_filters_and_resolves(server: ServerProcess
         assert row_ids(listed.text, REPORTS) == [third["id"], second["id"], first["id"]]  # newest first
         for shown in ("buy cheap gold now", "spam link", "Reported hall", "Side room", bob, ann):
             assert shown in listed.text, shown
+        assert "Search: reason or message" in listed.text  # the search box is there
 
         by_lobby = (await http.get(f"{REPORTS}/list?lobby_id={side}")).text
         assert row_ids(by_lobby, REPORTS) == [third["id"]]

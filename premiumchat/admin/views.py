@@ -391,6 +391,7 @@ class ReportAdmin(ReadView, model=MessageReport):
     column_details_list = column_list
     column_labels = {"message": "Message", "resolved_at": "Resolved", "resolved_by": "Resolved by"}
     column_sortable_list = ["id", "created_at", "resolved_at"]
+    column_searchable_list = ["reason", "message.content"]  # shows the search box; search_query searches
     column_filters = [
         ReferencedFilter(MessageReport.lobby_id, Lobby.name, Lobby, title="Lobby"),
         StateFilter(
@@ -404,6 +405,9 @@ class ReportAdmin(ReadView, model=MessageReport):
     ]
     column_formatters = {"message": lambda report, _: _reported_content(report, 80)}
     column_formatters_detail = {"message": lambda report, _: _reported_content(report)}
+
+    def search_placeholder(self) -> str:
+        return "reason or message"
 
     def search_query(self, stmt: Select[Any], term: str) -> Select[Any]:
         # The reason, or what the message says (not once deleted: that is gone for staff too).
