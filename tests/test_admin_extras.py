@@ -172,8 +172,8 @@ async def test_mutes_on_the_lobby_page_and_lifting_one_reaches_subscribers(
 
         async with LiveClient(server.ws_url, users[olive]) as live:
             stream = await live.joined(lobby)
-            # As a browser follows the panel's own link: every HTML page says `no-referrer`, so
-            # Chromium sends `Origin: null`, and `Sec-Fetch-Site` says where the request is from.
+            # As a browser under a `no-referrer` policy follows the panel's own link: `Origin: null`,
+            # and `Sec-Fetch-Site` says where the request is from.
             browser_headers = {"Sec-Fetch-Site": "same-origin", "Origin": "null"}
             response = await http.get(f"{MUTES}/action/lift?pks={bob_mute}", headers=browser_headers)
             assert response.status_code == 302

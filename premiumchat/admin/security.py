@@ -36,8 +36,8 @@ def _changes_state(scope: Scope) -> bool:
 
 
 def _cross_site(headers: Headers) -> bool:
-    # A browser's own word first: with `Referrer-Policy: no-referrer` (set on every HTML page)
-    # Chromium sends `Origin: null` on the panel's own form posts, and `Sec-Fetch-Site: same-origin`.
+    # A browser's own word first: under a strict referrer policy (`no-referrer`) Chromium sends
+    # `Origin: null` on the panel's own form posts, along with `Sec-Fetch-Site: same-origin`.
     site = headers.get("sec-fetch-site")
     if site is not None:
         return site in ("cross-site", "same-site")
