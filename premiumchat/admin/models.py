@@ -25,6 +25,7 @@ def _table(model: type[SQLModel]) -> Table:
 
 USERS, LOBBIES, MESSAGES = _table(models.User), _table(models.Lobby), _table(models.Message)
 BANS, LOG = _table(models.LobbyBan), _table(models.LobbyLogEntry)
+MUTES, REPORTS = _table(models.LobbyMute), _table(models.MessageReport)
 
 
 class AdminBase(DeclarativeBase):
@@ -56,6 +57,10 @@ class Lobby(AdminBase):
     is_public: Mapped[bool]
     participant_count: Mapped[int]
     owner: Mapped[User] = relationship(User)
+    # Every mute row, expired ones included: the lobby's page loads only the active ones.
+    mutes: Mapped[list[LobbyMute]] = relationship(
+        "LobbyMute", viewonly=True, order_by=MUTES.c.id, foreign_keys=[MUTES.c.lobby_id]
+    )
 
     def __str__(self) -> str:
         return f"{self.name} (#{self.id})"
@@ -104,3 +109,45 @@ class LobbyLogEntry(AdminBase):
 
     def __str__(self) -> str:
         return f"log entry #{self.id}"
+
+
+class LobbyMute(AdminBase):
+    __table__ = MUTES
+
+    id: Mapped[int]
+    lobby_id: Mapped[int]
+    user_id: Mapped[int]
+    reason: Mapped[str | None]
+    expires_at: Mapped[datetime | None]
+    lobby: Mapped[Lobby] = relationship(Lobby, viewonly=True)
+    user: Mapped[User] = relationship(User, foreign_keys=[MUTES.c.user_id])
+    muted_by: Mapped[User] = relationship(User, foreign_keys=[MUTES.c.muted_by_id])
+
+    def __str__(self) -> str:
+        return f"mute #{self.id}"
+
+
+class MessageReport(AdminBase):
+    __table__ = REPORTS
+
+    id: Mapped[int]
+    message_id: Mapped[int]
+    lobby_id: Mapped[int]
+    reason: Mapped[str]
+    resolved_at: Mapped[datetime | None]
+    message: Mapped[Message] = relationship(Message)
+    lobby: Mapped[Lobby] = relationship(Lobby)
+    reporter: Mapped[User] = relationship(User, foreign_keys=[REPORTS.c.reporter_id])
+    resolved_by: Mapped[User | None] = relationship(User, foreign_keys=[REPORTS.c.resolved_by_id])
+    # The reported message's sender, through the message (reports do not copy it).
+    sender: Mapped[User] = relationship(
+        User,
+        secondary=MESSAGES,
+        primaryjoin=REPORTS.c.message_id == MESSAGES.c.id,
+        secondaryjoin=MESSAGES.c.sender_id == USERS.c.id,
+        viewonly=True,
+        uselist=False,
+    )
+
+    def __str__(self) -> str:
+        return f"report #{self.id}"

@@ -36,8 +36,11 @@ def _changes_state(scope: Scope) -> bool:
 
 
 def _cross_site(headers: Headers) -> bool:
-    if headers.get("sec-fetch-site") in ("cross-site", "same-site"):
-        return True
+    # A browser's own word first: under a strict referrer policy (`no-referrer`) Chromium sends
+    # `Origin: null` on the panel's own form posts, along with `Sec-Fetch-Site: same-origin`.
+    site = headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("cross-site", "same-site")
     origin = headers.get("origin")
     if origin is None:
         return False

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 from sqladmin import ModelView, action
 from sqladmin.filters import BooleanFilter, ForeignKeyFilter, StaticValuesFilter, get_column_obj
-from sqlalchemy import and_, false, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy.orm import aliased, joinedload, selectinload
 from sqlalchemy.sql.expression import Select
 from starlette.datastructures import URL
 from starlette.requests import Request
@@ -20,10 +21,19 @@ from wtforms.validators import Optional
 
 from premiumchat import validation
 from premiumchat.admin.auth import admin_user, resources
-from premiumchat.admin.models import Lobby, LobbyBan, LobbyLogEntry, Message, User
+from premiumchat.admin.models import (
+    Lobby,
+    LobbyBan,
+    LobbyLogEntry,
+    LobbyMute,
+    Message,
+    MessageReport,
+    User,
+)
 from premiumchat.db import models
 from premiumchat.errors import DomainError, NotFound
-from premiumchat.services import lobbies, messages, moderation, staff
+from premiumchat.services import lobbies, messages, moderation, mutes, reports, staff
+from premiumchat.timeutil import utcnow
 
 logger = logging.getLogger("premiumchat.admin")
 
@@ -98,6 +108,54 @@ class ReferencedFilter(ForeignKeyFilter):
         if value is not None and value != "__all" and not str(value).isdecimal():
             return query.where(false())
         return await super().get_filtered_query(query, value, model)
+
+
+class StateFilter(StaticValuesFilter):
+    """A filter on a row's state (open or resolved, active or expired): each choice is a condition,
+    built when the list is read (so "active" means active now)."""
+
+    def __init__(
+        self,
+        parameter_name: str,
+        title: str,
+        states: dict[str, tuple[str, Callable[[], ColumnElement[bool]]]],
+    ) -> None:
+        values = [(value, label) for value, (label, _) in states.items()]
+        super().__init__(parameter_name, values, title=title, parameter_name=parameter_name)
+        self.states = states
+
+    async def get_filtered_query(self, query: Select[Any], value: Any, model: Any) -> Select[Any]:  # noqa: ARG002
+        state = self.states.get(str(value))
+        if state is not None:
+            return query.where(state[1]())
+        # "All", nothing chosen, or a value that is no state: every row (as the other filters do).
+        return query
+
+
+def _mute_active() -> ColumnElement[bool]:
+    now = utcnow()
+    return or_(LobbyMute.expires_at.is_(None), LobbyMute.expires_at > now)
+
+
+def _mute_expired() -> ColumnElement[bool]:
+    return LobbyMute.expires_at <= utcnow()
+
+
+def _until(expires_at: datetime | None) -> str:
+    return "until lifted" if expires_at is None else f"until {expires_at:%Y-%m-%d %H:%M} UTC"
+
+
+def _describe_mute(mute: LobbyMute) -> str:
+    reason = f"; {mute.reason}" if mute.reason else ""
+    return f"{mute.user.username}: muted by {mute.muted_by.username}, {_until(mute.expires_at)}{reason}"
+
+
+def _reported_content(report: MessageReport, limit: int | None = None) -> str:
+    """What the reported message says; like the API, nothing once it is deleted."""
+    if report.message.deleted:
+        return "(deleted)"
+    content = report.message.content
+    return content if limit is None or len(content) <= limit else content[: limit - 1] + "…"
 
 
 class ReadView(ModelView):
@@ -178,7 +236,15 @@ class LobbyAdmin(ReadView, model=Lobby):
         "closed_at",
     ]
     column_details_exclude_list = ["password_hash"]
-    column_labels = {"participant_count": "Participants", "max_participants": "Max", "is_public": "Public"}
+    column_labels = {
+        "participant_count": "Participants",
+        "max_participants": "Max",
+        "is_public": "Public",
+        "mutes": "Active mutes",
+    }
+    # The lobby's page lists its active mutes, one a line (each links to the mute, which has "Lift mute").
+    show_compact_lists = False
+    column_formatters_detail = {"mutes": lambda lobby, _: [_describe_mute(mute) for mute in lobby.mutes]}
     column_searchable_list = ["name", "owner.username"]
     column_sortable_list = ["id", "name", "participant_count", "created_at"]
     column_filters = [
@@ -199,6 +265,17 @@ class LobbyAdmin(ReadView, model=Lobby):
             await lobbies.close(res, actor, lobby_id)
 
         return _back_to_list(request, self, await _each(request, close))
+
+    def details_query(self, request: Request) -> Select[Any]:
+        # sqladmin would load every mute row; the page shows the active ones, with who and by whom.
+        active_mutes = selectinload(Lobby.mutes.and_(_mute_active())).options(
+            joinedload(LobbyMute.user), joinedload(LobbyMute.muted_by)
+        )
+        stmt = self._stmt_by_identifier(request.path_params["pk"]).options(active_mutes)
+        for relation in self._details_relations:
+            if relation.key != "mutes":
+                stmt = stmt.options(selectinload(relation))
+        return stmt
 
 
 class MessageAdmin(ReadView, model=Message):
@@ -271,4 +348,115 @@ class LogAdmin(ReadView, model=LobbyLogEntry):
     ]
 
 
-VIEWS: tuple[type[ModelView], ...] = (UserAdmin, LobbyAdmin, MessageAdmin, BanAdmin, LogAdmin)
+class MuteAdmin(ReadView, model=LobbyMute):
+    name, name_plural, icon = "Mute", "Mutes", "fa-solid fa-microphone-slash"
+    column_list = ["id", "lobby", "user", "muted_by", "reason", "created_at", "expires_at"]
+    column_details_list = column_list
+    column_labels = {"expires_at": "Expires (empty: until lifted)"}
+    column_filters = [
+        ReferencedFilter(LobbyMute.lobby_id, Lobby.name, Lobby, title="Lobby"),
+        ReferencedFilter(LobbyMute.user_id, User.username, User, title="User"),
+        StateFilter(
+            "state", "State", {"active": ("Active", _mute_active), "expired": ("Expired", _mute_expired)}
+        ),
+    ]
+
+    @action(name="lift", label="Lift mute", confirmation_message="Lift the selected mutes?")
+    async def lift_mutes(self, request: Request) -> Response:
+        res, actor = resources(request), admin_user(request)
+
+        async def lift(mute_id: int) -> None:
+            async with res.sessions() as session:
+                mute = await session.get(models.LobbyMute, mute_id)
+            if mute is None:
+                raise NotFound("No such mute.")
+            await mutes.unmute(res, actor, mute.lobby_id, mute.user_id)
+
+        return _back_to_list(request, self, await _each(request, lift))
+
+
+class ReportAdmin(ReadView, model=MessageReport):
+    name, name_plural, icon = "Report", "Reports", "fa-solid fa-flag"
+    column_list = [
+        "id",
+        "message",
+        "lobby",
+        "sender",
+        "reporter",
+        "reason",
+        "created_at",
+        "resolved_at",
+        "resolved_by",
+    ]
+    column_details_list = column_list
+    column_labels = {"message": "Message", "resolved_at": "Resolved", "resolved_by": "Resolved by"}
+    column_sortable_list = ["id", "created_at", "resolved_at"]
+    column_searchable_list = ["reason", "message.content"]  # shows the search box; search_query searches
+    column_filters = [
+        ReferencedFilter(MessageReport.lobby_id, Lobby.name, Lobby, title="Lobby"),
+        StateFilter(
+            "state",
+            "State",
+            {
+                "open": ("Open", lambda: MessageReport.resolved_at.is_(None)),
+                "resolved": ("Resolved", lambda: MessageReport.resolved_at.is_not(None)),
+            },
+        ),
+    ]
+    column_formatters = {"message": lambda report, _: _reported_content(report, 80)}
+    column_formatters_detail = {"message": lambda report, _: _reported_content(report)}
+
+    def search_placeholder(self) -> str:
+        return "reason or message"
+
+    def search_query(self, stmt: Select[Any], term: str) -> Select[Any]:
+        # The reason, or what the message says (not once deleted: that is gone for staff too).
+        message = aliased(Message)
+        pattern = f"%{term}%"
+        return stmt.join(MessageReport.message.of_type(message)).where(
+            or_(
+                MessageReport.reason.ilike(pattern),
+                and_(message.deleted.is_(False), message.content.ilike(pattern)),
+            )
+        )
+
+    @action(
+        name="resolve",
+        label="Resolve",
+        confirmation_message="Mark the selected reports resolved? Reports in a closed lobby stay open.",
+    )
+    async def resolve_reports(self, request: Request) -> Response:
+        res, actor = resources(request), admin_user(request)
+
+        async def resolve(report_id: int) -> None:
+            await reports.resolve(res, actor, report_id)
+
+        return _back_to_list(request, self, await _each(request, resolve))
+
+    @action(
+        name="delete-message",
+        label="Delete message",
+        confirmation_message="Delete the reported messages? Subscribers are told; the reports stay open.",
+    )
+    async def delete_messages(self, request: Request) -> Response:
+        res, actor = resources(request), admin_user(request)
+
+        async def delete(report_id: int) -> None:
+            async with res.sessions() as session:
+                report = await session.get(models.MessageReport, report_id)
+            if report is None:
+                raise NotFound("No such report.")
+            await messages.delete(res, actor, report.message_id)
+
+        return _back_to_list(request, self, await _each(request, delete))
+
+
+VIEWS: tuple[type[ModelView], ...] = (
+    UserAdmin,
+    LobbyAdmin,
+    MessageAdmin,
+    ReportAdmin,
+    BanAdmin,
+    MuteAdmin,
+    LogAdmin,
+)

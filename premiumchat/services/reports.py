@@ -52,6 +52,8 @@ async def report(res: Resources, actor: User, message_id: int, reason: str) -> M
 
 
 async def resolve(res: Resources, actor: User, report_id: int) -> MessageReport:
+    """Owner, moderators and staff (the admin panel's "Resolve" too). A CLOSED lobby takes no
+    writes, from staff neither: its reports stay as they are (LOBBY_NOT_OPEN), as for every write."""
     async with res.sessions() as session, session.begin():
         row = await session.get(MessageReport, report_id)
         if row is None:
