@@ -7,7 +7,7 @@ from datetime import datetime
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types.execution import ExecutionContext
 
@@ -16,6 +16,7 @@ from premiumchat.observability import Observability
 from premiumchat.resolvers import accounts, moderation
 from premiumchat.resolvers import lobbies as lobby_resolvers
 from premiumchat.resolvers import messages as message_resolvers
+from premiumchat.schema.documents import DocumentCache, DocumentStore
 from premiumchat.schema.errors import ContractErrors, SingleOperationPerRequest, log_unexpected
 from premiumchat.schema.events import EVENT_TYPES, LobbyEvent, LobbyUpdatedEvent
 from premiumchat.schema.lobbies import (
@@ -100,6 +101,9 @@ class Subscription:
 
 
 class Schema(strawberry.Schema):
+    # Parsed and validated documents, shared by every request to this schema.
+    documents: DocumentStore
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -110,7 +114,14 @@ class Schema(strawberry.Schema):
 
 def build_schema(settings: Settings | None = None) -> Schema:
     settings = settings or Settings()
-    return Schema(
+    # The limiters' validation rules are built once, so that every request validates
+    # with the same rules and DocumentCache can reuse the result.
+    limit_rules = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_query_aliases).validation_rules,
+    ]
+    documents = DocumentStore()
+    schema = Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -118,11 +129,13 @@ def build_schema(settings: Settings | None = None) -> Schema:
         types=[*EVENT_TYPES],
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[
-            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
+            lambda: AddValidationRules(limit_rules),
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
+            lambda: DocumentCache(documents),
             SingleOperationPerRequest,
             ContractErrors,
             Observability,  # access log, operation metrics, error counter
         ],
     )
+    schema.documents = documents
+    return schema
