@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -91,9 +92,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             redis=redis,
             metrics=metrics,
         )
+        # Everything alive now lives as long as the app: freezing it keeps every full
+        # collection from walking the modules, the schema and the pools again.
+        gc.collect()
+        gc.freeze()
         try:
             yield {"resources": resources}
         finally:
+            gc.unfreeze()
             await presence.stop()
             await connections.stop()
             await resources.typing.close()
