@@ -28,6 +28,7 @@ from premiumchat.schema.lobbies import (
 )
 from premiumchat.schema.messages import Message, MessageConnection
 from premiumchat.schema.scalars import DateTime
+from premiumchat.schema.sharing import SharedEventExecutor
 from premiumchat.schema.users import AuthPayload, User
 
 
@@ -127,6 +128,7 @@ def build_schema(settings: Settings | None = None) -> Schema:
         subscription=Subscription,
         scalar_overrides={datetime: DateTime},
         types=[*EVENT_TYPES],
+        execution_context_class=SharedEventExecutor,
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[
             lambda: AddValidationRules(limit_rules),
