@@ -69,6 +69,7 @@ def _context() -> dict[str, Any]:
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "commit": _commit(),
+        "server_source": os.environ.get("BENCH_SERVER_SOURCE") or "this checkout",
         "cpus": os.cpu_count(),
         "load_avg_before": load_average(),
     }

@@ -10,11 +10,15 @@ is duplicated.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -208,6 +212,17 @@ async def _sender(
         scheduled += interval
 
 
+def _profile(server: Server, duration: float) -> subprocess.Popen[bytes] | None:
+    """With BENCH_PY_SPY=<file>: py-spy samples the server for the sending phase (collapsed stacks)."""
+    output = os.environ.get("BENCH_PY_SPY")
+    if not output:
+        return None
+    py_spy = str(Path(sys.executable).with_name("py-spy"))
+    argv = [py_spy, "record", "--nonblocking", "--format", "raw", "--rate", "250"]
+    argv += ["--duration", str(max(1, int(duration))), "--pid", str(server.pid), "-o", output]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def _percentile(sorted_values: list[int], fraction: float) -> float | None:
     if not sorted_values:
         return None
@@ -243,6 +258,7 @@ async def run(
         senders_socket = {
             (s.lobby.id, s.user.id): s.socket for s in subscribers if s.user.id == s.lobby.members[0].id
         }
+        profiler = _profile(servers[0], duration)
         start_ns = time.perf_counter_ns()
         stop_at = time.perf_counter() + duration
         server_cpu = [server.cpu() for server in servers]
@@ -277,6 +293,8 @@ async def run(
             await asyncio.sleep(0.05)
         server_cpu_after = [server.cpu() for server in servers]
         own_cpu_after = self_cpu()
+        if profiler is not None:
+            await asyncio.to_thread(profiler.wait)
     finally:
         await asyncio.gather(*(connection.close() for connection in connections))
         await asyncio.gather(*(subscriber.socket.close() for subscriber in subscribers))
@@ -288,6 +306,7 @@ async def run(
     window = (end_ns - start_ns) / 1e9
     latencies = sorted(tally.latencies_ns)
     loadgen_cpu = cpu_percent(own_cpu, own_cpu_after)
+    server_pct = [cpu_percent(a, b) for a, b in zip(server_cpu, server_cpu_after, strict=True)]
     sent = sum(len(ids) for ids in log.ids.values())
     return {
         "transport": transport,
@@ -311,9 +330,11 @@ async def run(
         "p95_ms": _percentile(latencies, 0.95),
         "p99_ms": _percentile(latencies, 0.99),
         "max_ms": round(latencies[-1] / 1e6, 2) if latencies else None,
-        "server_cpu_pct": [
-            round(cpu_percent(a, b), 1) for a, b in zip(server_cpu, server_cpu_after, strict=True)
-        ],
+        "server_cpu_pct": [round(pct, 1) for pct in server_pct],
+        # Deliveries per second of server CPU: comparable across runs when other load steals the core.
+        "deliveries_per_server_cpu_s": round(delivered / window / (sum(server_pct) / 100), 1)
+        if window and sum(server_pct)
+        else None,
         "loadgen_cpu_pct": round(loadgen_cpu, 1),
         "loadgen_bound": loadgen_cpu >= LOADGEN_BOUND_PERCENT,
     }

@@ -148,6 +148,8 @@ class Server:
     log_path: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    # Where `python -m premiumchat` is run from: another checkout serves its own code.
+    cwd: str | None = None
 
     @property
     def http_url(self) -> str:
@@ -166,7 +168,7 @@ class Server:
         argv = [arg.replace("{port}", str(self.port)) for arg in self.argv]
         with self.log_path.open("ab") as log:
             self.process = await asyncio.to_thread(
-                subprocess.Popen, argv, env=self.env, stdout=log, stderr=subprocess.STDOUT
+                subprocess.Popen, argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.cwd
             )
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
         async with httpx.AsyncClient() as client:
@@ -222,7 +224,10 @@ def premiumchat_server(
     if redis_url:
         env["REDIS_URL"] = redis_url
     argv = [*taskset(core), sys.executable, "-m", "premiumchat", "serve", "--port", "{port}"]
-    return Server("premiumchat", argv, env, log_dir / "premiumchat.log")
+    # BENCH_SERVER_SOURCE: a checkout of another revision (e.g. `git archive <rev> | tar -x -C dir`)
+    # to measure against; it must share this checkout's migrations.
+    source = os.environ.get("BENCH_SERVER_SOURCE") or None
+    return Server("premiumchat", argv, env, log_dir / "premiumchat.log", cwd=source)
 
 
 def ceiling_server(database_url: str, redis_url: str, log_dir: Path, core: int = SERVER_CORE) -> Server:
