@@ -231,6 +231,8 @@ async def test_the_sender_alone_sees_the_client_message_id_through_the_shared_pa
             raw_variable_values={"lobbyId": lobby["id"]},
         )
         assert not isinstance(executor, list)
-        result = await executor.build_per_event_executor(event).execute_operation(False)
+        result = executor.build_per_event_executor(event).execute_operation(False)
+        if executor.is_awaitable(result):
+            result = await result
         seen[viewer] = result.data["lobbyEvents"]["message"]["clientMessageId"]
     assert seen == {"bob": None, "alice": "client-1", "owner": None}

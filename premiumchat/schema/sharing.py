@@ -109,29 +109,58 @@ class _ContextWatch:
         return getattr(self._context, name)
 
 
+class _Reused:
+    """In place of a per-event executor when the result is already known: no copy, no execution."""
+
+    __slots__ = ("result",)
+
+    def __init__(self, result: ExecutionResult) -> None:
+        self.result = result
+
+    def execute_operation(self, _serially: bool | None = None) -> ExecutionResult:
+        return self.result
+
+
 class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor, reusing identical subscription event results across subscribers."""
 
     _per_event = False
+    # The subscription's part of the key: None until computed, b"" when it cannot be shared.
+    _variables_key: bytes | None = None
 
-    def build_per_event_executor(self, payload: Any) -> SharedEventExecutor:
+    def _shared_variables(self) -> bytes:
+        if self._variables_key is None:
+            context = self.context_value
+            key = b""
+            if isinstance(context, Context) and context.is_websocket:
+                try:
+                    key = orjson.dumps(self.variable_values.coerced, option=orjson.OPT_SORT_KEYS)
+                except TypeError:
+                    key = b""
+            self._variables_key = key
+        return self._variables_key
+
+    def build_per_event_executor(self, payload: Any) -> Any:
+        variables = self._shared_variables()
+        if variables:
+            # Looked up before copying the executor: for most subscribers that copy was the
+            # largest cost left of the event.
+            key = (id(self.schema), id(self.operation), id(payload), variables)
+            found = RESULTS.find(key, self.context_value)
+            if found is not None:
+                return _Reused(found)
         executor: SharedEventExecutor = super().build_per_event_executor(payload)  # type: ignore[assignment]
-        executor._per_event = True
+        executor._per_event = bool(variables)
         return executor
 
     def execute_operation(self, serially: bool | None = None) -> Any:
-        context = self.context_value
-        if not self._per_event or not isinstance(context, Context) or not context.is_websocket:
+        if not self._per_event:
             return super().execute_operation(serially)
-        try:
-            variables = orjson.dumps(self.variable_values.coerced, option=orjson.OPT_SORT_KEYS)
-        except TypeError:
-            return super().execute_operation(serially)
-        key = (id(self.schema), id(self.operation), id(self.root_value), variables)
-        return self._shared(key, context, serially)
+        key = (id(self.schema), id(self.operation), id(self.root_value), self._shared_variables())
+        return self._shared(key, self.context_value, serially)
 
     async def _shared(self, key: _Key, context: Context, serially: bool | None) -> ExecutionResult:
-        found = RESULTS.find(key, context)
+        found = RESULTS.find(key, context)  # another subscriber may have finished it meanwhile
         if found is not None:
             return found
         RESULTS.misses += 1
