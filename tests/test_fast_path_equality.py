@@ -9,6 +9,7 @@ encoded results must be byte for byte the same, and sharing must really happen.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -205,6 +206,20 @@ async def test_shared_results_equal_strawberry_execution(
                 assert shared == expected, (query, type(event).__name__, viewer)
                 compared += 1
     assert compared == len(documents) * len(events) * len(viewers)
+
+    # Subscribers wake together: executed concurrently, they still agree with Strawberry.
+    fresh = await _events(resources, int(lobby["id"]), ids)
+    for query, variables in documents:
+        document = parse(query)
+        for event in fresh:
+            expected = [
+                await run(StrawberryGraphQLCoreExecutionContext, document, variables, viewer, event)
+                for viewer in viewers
+            ]
+            shared = await asyncio.gather(
+                *(run(sharing.SharedEventExecutor, document, variables, viewer, event) for viewer in viewers)
+            )
+            assert shared == expected, (query, type(event).__name__)
     # Sharing happened: most executions of the viewer-independent documents were reused.
     assert sharing.RESULTS.hits - hits_before >= len(events) * 3 * (len(viewers) - 2)
 

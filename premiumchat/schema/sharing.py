@@ -26,6 +26,7 @@ result, over every event type and a range of selections.
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from typing import Any
 
@@ -55,6 +56,9 @@ class _Results:
     def __init__(self, maxsize: int = MAX_KEPT) -> None:
         self.maxsize = maxsize
         self.entries: OrderedDict[_Key, _Kept] = OrderedDict()
+        # Executions under way: the subscribers of an event all wake at once, and without
+        # this they would all miss and all execute.
+        self.running: dict[_Key, asyncio.Future[None]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -160,10 +164,18 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
         return self._shared(key, self.context_value, serially)
 
     async def _shared(self, key: _Key, context: Context, serially: bool | None) -> ExecutionResult:
-        found = RESULTS.find(key, context)  # another subscriber may have finished it meanwhile
+        running = RESULTS.running.get(key)
+        if running is not None:
+            # Wait for the subscriber executing it; its result fits unless it saw another
+            # visibility or was private, and then this one executes for itself.
+            await asyncio.shield(running)
+        found = RESULTS.find(key, context)
         if found is not None:
             return found
         RESULTS.misses += 1
+        mine = None
+        if key not in RESULTS.running:
+            mine = RESULTS.running[key] = asyncio.get_running_loop().create_future()
         watch = _ContextWatch(context)
         self.context_value = watch
         try:
@@ -172,6 +184,9 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
                 result = await result
         finally:
             self.context_value = context
+            if mine is not None:
+                del RESULTS.running[key]
+                mine.set_result(None)
         assert isinstance(result, ExecutionResult)
         if not watch.opaque and not result.errors:
             held = (self.schema, self.operation, self.root_value)
