@@ -136,7 +136,11 @@ def create_app(ceiling: Ceiling) -> Starlette:
             user_id = ceiling.user_id(request.headers.get("authorization"))
         except (PermissionError, jwt.PyJWTError):
             return JSONResponse({"data": None, "errors": [{"message": "unauthenticated"}]})
-        data = await ceiling.send_message(user_id, body.get("variables") or {})
+        try:
+            data = await ceiling.send_message(user_id, body.get("variables") or {})
+        except Exception as error:  # reported to the load generator, which counts it
+            message = f"{type(error).__name__}: {error}"
+            return Response(orjson.dumps({"data": None, "errors": [{"message": message}]}))
         return Response(orjson.dumps({"data": data}), media_type="application/json")
 
     async def ws(websocket: WebSocket) -> None:

@@ -47,7 +47,13 @@ class HttpConnection:
                 length = int(value)
         if length is None:
             raise RuntimeError(f"response without Content-Length: {headers[:200]!r}")
-        return orjson.loads(await self._reader.readexactly(length))
+        content = await self._reader.readexactly(length)
+        try:
+            return orjson.loads(content)
+        except orjson.JSONDecodeError:
+            # A server failure (a plain-text 500): counted as a send error, not a crash.
+            status = headers.split(b"\r\n", 1)[0].decode(errors="replace")
+            return {"errors": [{"message": f"{status}: {content[:200]!r}"}]}
 
     async def close(self) -> None:
         if self._writer is not None:
