@@ -64,8 +64,8 @@ run: $(VENV)/.installed-run web
 	$(BIN)/premiumchat serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check premiumchat tests
-	$(BIN)/ruff format --check premiumchat tests
+	$(BIN)/ruff check premiumchat tests bench
+	$(BIN)/ruff format --check premiumchat tests bench
 	$(BIN)/mypy
 
 test: lint web

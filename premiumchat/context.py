@@ -75,6 +75,12 @@ class Context:
         user = await self.user()
         return user.id if user else None
 
+    def is_viewer(self, user_id: int) -> bool | None:
+        """Whether the caller is this user, when known without a read (a socket's user); else None."""
+        if self.is_websocket:
+            return self.socket_user_id is not None and self.socket_user_id == user_id
+        return None
+
     def known_user_id(self) -> int | None:
         """The caller's id if already identified, without a read (for logs and metrics)."""
         if self.is_websocket:

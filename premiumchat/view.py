@@ -300,6 +300,11 @@ class GraphQLView(GraphQL[Context, None]):
         resources: Resources = request.state.resources
         return Context(resources=resources, request=request, response=response)
 
+    def encode_json(self, data: object) -> str:
+        # orjson: several times faster than json.dumps on every response and socket frame.
+        # Text, not bytes: bytes would go out as binary WebSocket frames.
+        return orjson.dumps(data).decode()
+
     def parse_json(self, data: str | bytes) -> Any:
         parsed = super().parse_json(data)
         if not isinstance(parsed, dict):

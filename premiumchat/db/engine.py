@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# A pooled connection idle longer than this is pinged before use; a busier one is not.
+PING_AFTER_IDLE_SECONDS = 5.0
 
 
 def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
@@ -17,7 +20,37 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(database_url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_async_engine(database_url, echo=echo, pool_size=10, max_overflow=20)
+    _ping_idle_connections(engine)
+    return engine
+
+
+def _ping_idle_connections(engine: AsyncEngine) -> None:
+    """pool_pre_ping, but only for connections that sat idle in the pool.
+
+    asyncpg's ping is three round trips (BEGIN, `;`, ROLLBACK), paid on every
+    checkout with pool_pre_ping: several times per message sent. A connection
+    returned moments ago is alive; one that sat idle may have been dropped by
+    a restart or a firewall, and is checked as before (SQLAlchemy's recipe for
+    custom pessimistic pings: DisconnectionError makes the pool reconnect).
+    """
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        checked_in_at = record.info.get("checked_in_at")
+        if checked_in_at is None or time.monotonic() - checked_in_at < PING_AFTER_IDLE_SECONDS:
+            return  # new, or used moments ago
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                raise exc.DisconnectionError() from error
+            raise
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -40,7 +40,11 @@ class Message:
     async def client_message_id(self, info: Info) -> str | None:
         if self.client_id is None:
             return None
-        return self.client_id if await info.context.viewer_id() == self.sender_id else None
+        # is_viewer first: it needs no read, and lets subscribers share event results (schema/sharing.py).
+        mine = info.context.is_viewer(self.sender_id)
+        if mine is None:
+            mine = await info.context.viewer_id() == self.sender_id
+        return self.client_id if mine else None
 
     @classmethod
     def from_row(cls, row: models.Message) -> Message:

@@ -8,6 +8,7 @@ from datetime import datetime
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -22,6 +23,7 @@ from premiumchat.observability import Observability
 from premiumchat.resolvers import accounts, extras, moderation
 from premiumchat.resolvers import lobbies as lobby_resolvers
 from premiumchat.resolvers import messages as message_resolvers
+from premiumchat.schema.documents import DocumentCache, DocumentStore
 from premiumchat.schema.errors import ContractErrors, SingleOperationPerRequest, log_unexpected
 from premiumchat.schema.events import EVENT_TYPES, LobbyEvent, LobbyUpdatedEvent
 from premiumchat.schema.lobbies import (
@@ -36,6 +38,7 @@ from premiumchat.schema.messages import Message, MessageConnection
 from premiumchat.schema.mutes import LobbyMute
 from premiumchat.schema.reports import MessageReport, MessageReportConnection
 from premiumchat.schema.scalars import DateTime
+from premiumchat.schema.sharing import SharedEventExecutor
 from premiumchat.schema.users import AuthPayload, User
 
 
@@ -135,6 +138,9 @@ class Subscription:
 
 
 class Schema(strawberry.Schema):
+    # Parsed and validated documents, shared by every request to this schema.
+    documents: DocumentStore
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -149,20 +155,30 @@ def build_schema(settings: Settings | None = None) -> Schema:
     introspection: list[type[SchemaExtension]] = (
         [] if settings.introspection_enabled else [DisableIntrospection]
     )
-    return Schema(
+    # The limiters' validation rules are built once, so that every request validates
+    # with the same rules and DocumentCache can reuse the result.
+    limit_rules = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_query_aliases).validation_rules,
+    ]
+    documents = DocumentStore()
+    schema = Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         scalar_overrides={datetime: DateTime},
         types=[*EVENT_TYPES],
+        execution_context_class=SharedEventExecutor,
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[
-            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
+            lambda: AddValidationRules(limit_rules),
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
+            lambda: DocumentCache(documents),
             *introspection,
             SingleOperationPerRequest,
             ContractErrors,
             Observability,  # access log, operation metrics, error counter
         ],
     )
+    schema.documents = documents
+    return schema

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,8 +25,8 @@ from premiumchat.timeutil import utcnow
 CLIENT_ID_RETRY_WINDOW = timedelta(hours=24)
 # pg_advisory_lock(int, int): a key space of our own, then the lobby id.
 ADVISORY_SPACE = 0x7063  # "pc"
-ADVISORY_LOCK = text("SELECT pg_advisory_lock(:space, :key)")
-ADVISORY_UNLOCK = text("SELECT pg_advisory_unlock(:space, :key)")
+ADVISORY_LOCK_SQL = "SELECT pg_advisory_lock($1, $2)"
+ADVISORY_UNLOCK_SQL = "SELECT pg_advisory_unlock($1, $2)"
 DEFAULT_HISTORY_PAGE = 50
 MESSAGE_CURSOR = "MSG"
 TYPING_LIMIT, TYPING_WINDOW_SECONDS = 10, 5
@@ -61,18 +61,19 @@ async def _in_lobby_order(res: Resources, lobby_id: int) -> AsyncIterator[AsyncS
     through commit and publish (SQLite serves a single process).
     """
     async with res.lobby_order.hold(lobby_id), res.engine.connect() as connection:
-        shared = connection.dialect.name == "postgresql"
-        if shared:
-            await connection.execute(ADVISORY_LOCK, {"space": ADVISORY_SPACE, "key": lobby_id})
-            await connection.commit()
+        driver: Any = None
+        if connection.dialect.name == "postgresql":
+            # Straight on the driver, outside any transaction: one round trip each for
+            # the lock and the unlock, instead of BEGIN, SELECT and COMMIT.
+            driver = (await connection.get_raw_connection()).driver_connection
+            await driver.execute(ADVISORY_LOCK_SQL, ADVISORY_SPACE, lobby_id)
         try:
             async with AsyncSession(bind=connection, expire_on_commit=False) as session:
                 yield session
         finally:
-            if shared:
+            if driver is not None:
                 await connection.rollback()
-                await connection.execute(ADVISORY_UNLOCK, {"space": ADVISORY_SPACE, "key": lobby_id})
-                await connection.commit()
+                await driver.execute(ADVISORY_UNLOCK_SQL, ADVISORY_SPACE, lobby_id)
 
 
 async def _send(

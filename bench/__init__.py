@@ -1,0 +1,1 @@
+"""The fan-out, idle-socket and lobby-list benchmarks (python -m bench)."""

@@ -1,0 +1,194 @@
+"""Execute a subscription event once per distinct (document, variables, visibility), not per subscriber.
+
+When a lobby event fans out to its subscribers, each of them used to run
+graphql-core's execution of its selection set on the same event object: the
+same work, with the same result, once per socket. This executor keeps the
+result of each event execution and hands it to the next subscriber whose
+execution would be identical, which graphql-core's own execution then skips.
+
+When are two executions identical? Same event object (the bus decodes each
+message once per process, see schema/events.py), same operation node (the
+document cache gives every request with the same text the same parsed
+document), same coerced variables, and the same answers from the viewer's
+context. The last is checked, not assumed: the first execution runs with a
+watch on its context. Reading `is_viewer(user_id)` is recorded with its answer
+(that is how a message's clientMessageId is shown to its sender only); reading
+anything else on the context (the user, the loaders, the database) makes the
+result private to that execution, and it is not kept. A later subscriber
+reuses a kept result only if its own context gives the same recorded answers,
+so a sender and everyone else get different results for the same message, and
+everyone else shares one. Results with errors are never kept.
+
+Only per-event executions on sockets take this path; everything else runs as
+Strawberry runs it. tests/test_fast_path_equality.py compares both, result for
+result, over every event type and a range of selections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from typing import Any
+
+import orjson
+from graphql import ExecutionResult
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from premiumchat.context import Context
+
+# Each event reaches its subscribers within moments: a few thousand recent ones are plenty.
+MAX_KEPT = 4096
+
+_Read = tuple[str, tuple[Any, ...], Any]
+_Key = tuple[int, int, int, bytes]
+
+
+class _Kept:
+    __slots__ = ("held", "variants")
+
+    def __init__(self, held: tuple[object, ...]) -> None:
+        # The schema, operation and event, held so that the ids in the key cannot be reused meanwhile.
+        self.held = held
+        self.variants: list[tuple[tuple[_Read, ...], ExecutionResult]] = []
+
+
+class _Results:
+    def __init__(self, maxsize: int = MAX_KEPT) -> None:
+        self.maxsize = maxsize
+        self.entries: OrderedDict[_Key, _Kept] = OrderedDict()
+        # Executions under way: the subscribers of an event all wake at once, and without
+        # this they would all miss and all execute.
+        self.running: dict[_Key, asyncio.Future[None]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def find(self, key: _Key, context: Context) -> ExecutionResult | None:
+        kept = self.entries.get(key)
+        if kept is None:
+            return None
+        for reads, result in kept.variants:
+            if all(getattr(context, name)(*args) == answer for name, args, answer in reads):
+                self.hits += 1
+                return result
+        return None
+
+    def keep(
+        self, key: _Key, held: tuple[object, ...], reads: tuple[_Read, ...], result: ExecutionResult
+    ) -> None:
+        kept = self.entries.get(key)
+        if kept is None:
+            kept = self.entries[key] = _Kept(held)
+            if len(self.entries) > self.maxsize:
+                self.entries.popitem(last=False)
+        else:
+            self.entries.move_to_end(key)
+            if any(known == reads for known, _ in kept.variants):
+                return  # two subscribers executed it at the same time
+        kept.variants.append((reads, result))
+
+
+RESULTS = _Results()
+
+
+class _ContextWatch:
+    """Stands in for the Context during one execution and notes what the resolvers read."""
+
+    __slots__ = ("_context", "opaque", "reads")
+
+    def __init__(self, context: Context) -> None:
+        self._context = context
+        self.reads: list[_Read] = []
+        self.opaque = False
+
+    def is_viewer(self, user_id: int) -> bool | None:
+        answer = self._context.is_viewer(user_id)
+        if answer is None:
+            self.opaque = True
+        else:
+            self.reads.append(("is_viewer", (user_id,), answer))
+        return answer
+
+    def __getattr__(self, name: str) -> Any:
+        self.opaque = True
+        return getattr(self._context, name)
+
+
+class _Reused:
+    """In place of a per-event executor when the result is already known: no copy, no execution."""
+
+    __slots__ = ("result",)
+
+    def __init__(self, result: ExecutionResult) -> None:
+        self.result = result
+
+    def execute_operation(self, _serially: bool | None = None) -> ExecutionResult:
+        return self.result
+
+
+class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's executor, reusing identical subscription event results across subscribers."""
+
+    _per_event = False
+    # The subscription's part of the key: None until computed, b"" when it cannot be shared.
+    _variables_key: bytes | None = None
+
+    def _shared_variables(self) -> bytes:
+        if self._variables_key is None:
+            context = self.context_value
+            key = b""
+            if isinstance(context, Context) and context.is_websocket:
+                try:
+                    key = orjson.dumps(self.variable_values.coerced, option=orjson.OPT_SORT_KEYS)
+                except TypeError:
+                    key = b""
+            self._variables_key = key
+        return self._variables_key
+
+    def build_per_event_executor(self, payload: Any) -> Any:
+        variables = self._shared_variables()
+        if variables:
+            # Looked up before copying the executor: for most subscribers that copy was the
+            # largest cost left of the event.
+            key = (id(self.schema), id(self.operation), id(payload), variables)
+            found = RESULTS.find(key, self.context_value)
+            if found is not None:
+                return _Reused(found)
+        executor: SharedEventExecutor = super().build_per_event_executor(payload)  # type: ignore[assignment]
+        executor._per_event = bool(variables)
+        return executor
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        if not self._per_event:
+            return super().execute_operation(serially)
+        key = (id(self.schema), id(self.operation), id(self.root_value), self._shared_variables())
+        return self._shared(key, self.context_value, serially)
+
+    async def _shared(self, key: _Key, context: Context, serially: bool | None) -> ExecutionResult:
+        running = RESULTS.running.get(key)
+        if running is not None:
+            # Wait for the subscriber executing it; its result fits unless it saw another
+            # visibility or was private, and then this one executes for itself.
+            await asyncio.shield(running)
+        found = RESULTS.find(key, context)
+        if found is not None:
+            return found
+        RESULTS.misses += 1
+        mine = None
+        if key not in RESULTS.running:
+            mine = RESULTS.running[key] = asyncio.get_running_loop().create_future()
+        watch = _ContextWatch(context)
+        self.context_value = watch
+        try:
+            result = super().execute_operation(serially)
+            if self.is_awaitable(result):
+                result = await result
+        finally:
+            self.context_value = context
+            if mine is not None:
+                del RESULTS.running[key]
+                mine.set_result(None)
+        assert isinstance(result, ExecutionResult)
+        if not watch.opaque and not result.errors:
+            held = (self.schema, self.operation, self.root_value)
+            RESULTS.keep(key, held, tuple(watch.reads), result)
+        return result
