@@ -48,7 +48,7 @@ def _cheap_hash() -> str:
 
 
 async def seed_users(
-    database_url: str, count: int, *, prefix: str = "u", premium: bool = False
+    database_url: str, count: int, *, prefix: str = "bench", premium: bool = False
 ) -> list[BenchUser]:
     password_hash = _cheap_hash()
     now = utcnow()
