@@ -233,7 +233,13 @@ async def cmd_lobbies(args: argparse.Namespace) -> int:
                 await server.start()
                 try:
                     await seed.log_in(server.http_url, [viewer])
-                    for total in (False, True):
+                    # The plain list, with totalCount, and filtered by two tags (about 500 match).
+                    variants: list[tuple[bool, list[str] | None]] = [
+                        (False, None),
+                        (True, None),
+                        (False, ["ranked", "eu"]),
+                    ]
+                    for total, tags in variants:
                         record = {
                             "bench": "lobbies",
                             "server": "premiumchat",
@@ -241,7 +247,9 @@ async def cmd_lobbies(args: argparse.Namespace) -> int:
                             "lobbies": args.count,
                         }
                         record.update(
-                            await lobbylist.run(server, viewer, requests=args.requests, total_count=total)
+                            await lobbylist.run(
+                                server, viewer, requests=args.requests, total_count=total, tags=tags
+                            )
                         )
                         record["load_avg_after"] = load_average()
                         emit(record)

@@ -10,8 +10,8 @@ from bench.infra import Server, cpu_percent
 from bench.seed import BenchUser
 
 LOBBIES = """
-query Lobbies($first: Int, $after: String) {
-  lobbies(first: $first, after: $after) {
+query Lobbies($first: Int, $after: String, $filter: LobbyFilter) {
+  lobbies(first: $first, after: $after, filter: $filter) {
     edges {
       cursor
       node { id name status participantCount maxParticipants hasPassword owner { id username } }
@@ -24,11 +24,19 @@ LOBBIES_WITH_TOTAL = LOBBIES.replace("pageInfo {", "totalCount pageInfo {")
 
 
 async def run(
-    server: Server, viewer: BenchUser, *, requests: int, total_count: bool = False
+    server: Server,
+    viewer: BenchUser,
+    *,
+    requests: int,
+    total_count: bool = False,
+    tags: list[str] | None = None,
 ) -> dict[str, Any]:
     connection = HttpConnection("127.0.0.1", server.port)
     query = LOBBIES_WITH_TOTAL if total_count else LOBBIES
-    body = {"query": query, "variables": {"first": 50}}
+    variables: dict[str, Any] = {"first": 50}
+    if tags:
+        variables["filter"] = {"tags": tags}
+    body = {"query": query, "variables": variables}
     try:
         for _ in range(20):  # warm caches and the connection pool
             answer = await connection.post_json("/graphql", body, viewer.token)
@@ -49,7 +57,9 @@ async def run(
         return round(timings[min(len(timings) - 1, round(fraction * len(timings)) - 1)] / 1e6, 2)
 
     return {
-        "query": "lobbies(first: 50) { owner participantCount"
+        "query": "lobbies(first: 50"
+        + (", filter: {tags: [" + ", ".join(f'"{tag}"' for tag in tags) + "]}" if tags else "")
+        + ") { owner participantCount"
         + (" totalCount" if total_count else "")
         + " }",
         "requests": requests,

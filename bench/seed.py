@@ -20,7 +20,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import insert, text
 
 from premiumchat.db.engine import create_engine
-from premiumchat.db.models import Lobby, LobbyMember, LobbyRole, LobbyStatus, User
+from premiumchat.db.models import Lobby, LobbyMember, LobbyRole, LobbyStatus, LobbyTag, User
 from premiumchat.timeutil import utcnow
 from premiumchat.validation import email_key, username_key
 
@@ -89,8 +89,14 @@ async def seed_lobbies(
     members_per_lobby: list[list[BenchUser]],
     *,
     name_prefix: str = "lobby",
+    tags: list[list[str]] | None = None,
 ) -> list[BenchLobby]:
-    """One lobby per member list; its first member owns it (the owner is the first of `owners` cycled)."""
+    """One lobby per member list; its first member owns it (the owner is the first of `owners` cycled).
+
+    `tags`, when given, holds each lobby's tags, stored as the service stores them: on the row
+    for reading and in lobby_tags for the filter.
+    """
+    tag_lists = tags or [[] for _ in members_per_lobby]
     start = utcnow() - timedelta(hours=1)
     lobby_rows = []
     for index, members in enumerate(members_per_lobby):
@@ -105,6 +111,7 @@ async def seed_lobbies(
                 "status": LobbyStatus.OPEN.value,
                 # Distinct creation times: NEWEST pages are then a plain keyset walk.
                 "created_at": start + timedelta(milliseconds=index),
+                "tags": tag_lists[index],
             }
         )
     engine = create_engine(database_url)
@@ -130,6 +137,13 @@ async def seed_lobbies(
             ]
             for offset in range(0, len(member_rows), CHUNK):
                 await connection.execute(insert(LobbyMember), member_rows[offset : offset + CHUNK])
+            tag_rows = [
+                {"lobby_id": lobby_id, "tag": tag}
+                for lobby_id, lobby_tags in zip(ids, tag_lists, strict=True)
+                for tag in lobby_tags
+            ]
+            for offset in range(0, len(tag_rows), CHUNK):
+                await connection.execute(insert(LobbyTag), tag_rows[offset : offset + CHUNK])
             if connection.dialect.name == "postgresql":
                 # Planner statistics, as autovacuum would have them on a live database: without
                 # them the freshly filled tables are planned as if nearly empty.
@@ -166,15 +180,28 @@ async def fanout_world(database_url: str, lobbies: int, subscribers: int) -> lis
     return await seed_lobbies(database_url, users, groups)
 
 
+REGION_TAGS = ["eu", "na", "asia", "sa"]
+GAME_TAGS = [f"game-{number}" for number in range(20)]
+
+
 async def lobby_list_world(database_url: str, lobbies: int, *, seed: int = 7) -> BenchUser:
-    """`lobbies` public lobbies with 1 to 8 members each; returns the viewer (not a member of any)."""
+    """`lobbies` public lobbies with 1 to 8 members each; returns the viewer (not a member of any).
+
+    Each lobby has one region tag of four (so `eu` is on about a quarter), about one in five
+    `ranked`, and up to two of twenty game tags: the tags filter then has work to do.
+    """
     rng = random.Random(seed)
     owners = await seed_users(database_url, max(1, lobbies // 5), prefix="owner", premium=True)
     people = await seed_users(database_url, 500, prefix="member")
     groups = []
+    tags = []
     for index in range(lobbies):
         owner = owners[index // 5 % len(owners)]
         others = rng.sample(people, rng.randint(0, 7))
         groups.append([owner, *others])
-    await seed_lobbies(database_url, owners, groups, name_prefix="room")
+        lobby_tags = [rng.choice(REGION_TAGS), *rng.sample(GAME_TAGS, rng.randint(0, 2))]
+        if rng.random() < 0.2:
+            lobby_tags.append("ranked")
+        tags.append(lobby_tags)
+    await seed_lobbies(database_url, owners, groups, name_prefix="room", tags=tags)
     return (await seed_users(database_url, 1, prefix="viewer"))[0]
