@@ -18,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.async_base_view import AsyncWebSocketAdapter
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage as TransportInitMessage,
@@ -141,6 +142,19 @@ class SocketMessageRate:
         return cls(settings.ws_rate_limit_messages, settings.ws_rate_limit_window_seconds)
 
 
+async def admit_message(rate: SocketMessageRate, websocket: AsyncWebSocketAdapter, message: Any) -> bool:
+    """The checks both subprotocols run first: the per-socket rate, then the message's shape."""
+    if rate.flooded:
+        return False  # closed already; what was still in flight is dropped
+    if not rate.allow():
+        await websocket.close(code=WS_TOO_MANY_MESSAGES, reason="Too many messages")
+        return False
+    if not is_protocol_message(message):
+        await websocket.close(code=WS_BAD_MESSAGE, reason="Invalid message")
+        return False
+    return True
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, with the contract's 4429 for a socket over the per-user limit."""
 
@@ -149,15 +163,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def handle_message(self, message: Any) -> None:
         if self._rate is None:
             self._rate = SocketMessageRate.for_settings(self.context.settings)
-        if self._rate.flooded:
-            return  # closed already; what was still in flight is dropped
-        if not self._rate.allow():
-            await self.websocket.close(code=WS_TOO_MANY_MESSAGES, reason="Too many messages")
-            return
-        if not is_protocol_message(message):
-            await self.websocket.close(code=WS_BAD_MESSAGE, reason="Invalid message")
-            return
-        await super().handle_message(message)
+        if await admit_message(self._rate, self.websocket, message):
+            await super().handle_message(message)
 
     async def handle_connection_init(self, message: TransportInitMessage) -> None:
         try:
@@ -180,15 +187,8 @@ class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
     async def handle_message(self, message: Any) -> None:
         if self._rate is None:
             self._rate = SocketMessageRate.for_settings(self.context.settings)
-        if self._rate.flooded:
-            return  # closed already; what was still in flight is dropped
-        if not self._rate.allow():
-            await self.websocket.close(code=WS_TOO_MANY_MESSAGES, reason="Too many messages")
-            return
-        if not is_protocol_message(message):
-            await self.websocket.close(code=WS_BAD_MESSAGE, reason="Invalid message")
-            return
-        await super().handle_message(message)
+        if await admit_message(self._rate, self.websocket, message):
+            await super().handle_message(message)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         payload = message.get("payload")
