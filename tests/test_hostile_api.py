@@ -9,8 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.extras import EDIT_MESSAGE, MUTE_USER, UNMUTE_USER
 from tests.graphql import GraphQLClient
-from tests.lobbies import CREATE_LOBBY, Account, make_users
+from tests.lobbies import CREATE_LOBBY, JOIN_LOBBY, KICK_USER, Account, make_users
+from tests.lobby_extras import JOIN_BY_INVITE, REPORT_MESSAGE, REVOKE_INVITE
 from tests.realtime import MESSAGES, SEND_MESSAGE
 from tests.test_validators_property import EDGE_STRINGS
 
@@ -52,7 +54,11 @@ async def world(gql: GraphQLClient, database_url: str) -> dict[str, Any]:
     lobby = (await gql.data(CREATE_LOBBY, {"input": {"name": "room"}}, token=users["owner"].token))[
         "createLobby"
     ]
-    return {"users": users, "lobby": lobby["id"]}
+    await gql.data(JOIN_LOBBY, {"lobbyId": lobby["id"]}, token=users["guest"].token)
+    sent = await gql.data(
+        SEND_MESSAGE, {"lobbyId": lobby["id"], "content": "hello"}, token=users["guest"].token
+    )
+    return {"users": users, "lobby": lobby["id"], "message": sent["sendMessage"]["id"]}
 
 
 REGISTER = "mutation($input: RegisterInput!) { register(input: $input) { accessToken } }"
@@ -70,6 +76,7 @@ BAN = (
     " banUser(lobbyId: $l, userId: $u, reason: $r, durationSeconds: $d) { expiresAt } }"
 )
 UPDATE = "mutation($l: ID!, $input: UpdateLobbyInput!) { updateLobby(lobbyId: $l, input: $input) { id } }"
+TAGGED = "query($t: [String!]) { lobbies(filter: {tags: $t}) { totalCount } }"
 
 
 async def hostile_round(gql: GraphQLClient, world: dict[str, Any], value: str) -> None:
@@ -115,6 +122,34 @@ async def hostile_round(gql: GraphQLClient, world: dict[str, Any], value: str) -
         gql, SEND_MESSAGE, {"lobbyId": lobby, "content": value, "clientMessageId": value}, owner.token
     )
     assert "errors" not in sent or codes(sent) <= {"BAD_USER_INPUT", "RATE_LIMITED"}, sent
+    await extras_round(gql, world, value)
+
+
+async def extras_round(gql: GraphQLClient, world: dict[str, Any], value: str) -> None:
+    """The string arguments of the moderation tools and lobby extras, given `value`."""
+    owner: Account = world["users"]["owner"]
+    guest: Account = world["users"]["guest"]
+    lobby = world["lobby"]
+    for code_owner, query in ((owner, REVOKE_INVITE), (guest, JOIN_BY_INVITE)):
+        refused_with(await post(gql, query, {"code": value}, code_owner.token), "NOT_FOUND")
+    kicked = await post(gql, KICK_USER, {"lobbyId": lobby, "userId": "999999", "reason": value}, owner.token)
+    refused_with(kicked, "BAD_USER_INPUT", "NOT_FOUND")
+    muted = await post(gql, MUTE_USER, {"lobbyId": lobby, "userId": guest.id, "reason": value}, owner.token)
+    assert "errors" not in muted or codes(muted) <= {"BAD_USER_INPUT"}, muted
+    if "errors" not in muted:
+        await gql.data(UNMUTE_USER, {"lobbyId": lobby, "userId": guest.id}, token=owner.token)
+    edited = await post(gql, EDIT_MESSAGE, {"messageId": world["message"], "content": value}, guest.token)
+    # Edits share the sender's rate limit.
+    assert "errors" not in edited or codes(edited) <= {"BAD_USER_INPUT", "RATE_LIMITED"}, edited
+    reported = await post(gql, REPORT_MESSAGE, {"messageId": world["message"], "reason": value}, owner.token)
+    # The first valid reason opens the report; later ones meet the open report.
+    assert "errors" not in reported or codes(reported) <= {"BAD_USER_INPUT", "CONFLICT"}, reported
+    for field in ("tags", "blockedTerms"):
+        updated = await post(gql, UPDATE, {"l": lobby, "input": {field: [value]}}, owner.token)
+        assert "errors" not in updated or codes(updated) <= {"BAD_USER_INPUT"}, updated
+    await post(gql, UPDATE, {"l": lobby, "input": {"blockedTerms": []}}, owner.token)
+    tagged = await post(gql, TAGGED, {"t": [value]}, guest.token)
+    assert "errors" not in tagged or codes(tagged) <= {"BAD_USER_INPUT"}, tagged
 
 
 @pytest.mark.parametrize("value", HOSTILE_STRINGS, ids=[repr(s[:12]) + str(len(s)) for s in HOSTILE_STRINGS])

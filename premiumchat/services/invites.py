@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 
@@ -20,6 +21,9 @@ from premiumchat.timeutil import utcnow
 NO_SUCH_INVITE = "No such invite (it may have expired, been used up or revoked)."
 # 12 random bytes: 96 bits, 16 URL-safe characters.
 CODE_BYTES = 12
+# What a code can look like: anything else names no invite and never reaches the database
+# (PostgreSQL refuses NUL and unpaired surrogates in text, and a long string is no code).
+_CODE_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 async def create(
@@ -48,6 +52,8 @@ async def create(
 
 
 async def _usable(session: AsyncSession, code: str) -> LobbyInvite:
+    if not _CODE_SHAPE.fullmatch(code):
+        raise NotFound(NO_SUCH_INVITE)
     invite = await queries.usable_by_code(session, code, utcnow())
     if invite is None:
         raise NotFound(NO_SUCH_INVITE)
