@@ -106,7 +106,7 @@ def log_unexpected(errors: list[GraphQLError], execution_context: ExecutionConte
                     "unavailable (database or Redis) in %s at %s: %s",
                     operation or "anonymous operation",
                     ".".join(str(p) for p in error.path or ()),
-                    _one_line(error.original_error),
+                    one_line(error.original_error),
                 )
                 continue
             logger.error(
@@ -154,6 +154,7 @@ class SingleOperationPerRequest(SchemaExtension):
         yield
 
 
-def _one_line(error: BaseException | None) -> str:
+def one_line(error: BaseException | None) -> str:
+    """The error's type and message on one line, for a log line without its traceback."""
     text = f"{type(error).__name__}: {error}" if error is not None else "unknown"
     return " ".join(text.split())[:300]
