@@ -32,7 +32,7 @@ from tests.postgres_cluster import PostgresCluster, start_private_postgres
 from tests.realtime import LOBBY_EVENTS, MESSAGES, SEND_MESSAGE, Chat, LiveClient, unique_names
 from tests.servers import ServerProcess
 from tests.test_scale_out import Cluster, http_chat, live, lobby_with, make_cluster
-from tests.wsclient import TRANSPORT_WS, RawSocket
+from tests.wsclient import LEGACY_WS, TRANSPORT_WS, RawSocket
 
 UNAVAILABLE = "temporarily unavailable"
 RECOVERY_SECONDS = 30
@@ -199,6 +199,7 @@ async def test_a_postgres_restart_under_load_fails_cleanly_then_recovers_without
             ] == "connection_ack"
             load = Load(chat, lobby_id, senders)
             load.start()
+            init_codes: list[int | None] = []
             probes: list[str] = []  # each failure of a query or socket action while PostgreSQL is down
             try:
                 for round_number in range(ROUNDS):
@@ -215,6 +216,15 @@ async def test_a_postgres_restart_under_load_fails_cleanly_then_recovers_without
                     probes.append(clean_error(socket_errors(messages)) or f"socket mutation: {messages}")
                     messages = await socket.run(f"sub-{round_number}", LOBBY_EVENTS, {"lobbyId": lobby_id})
                     probes.append(clean_error(socket_errors(messages)) or f"socket subscription: {messages}")
+                    for protocol in (TRANSPORT_WS, LEGACY_WS):
+                        fresh = await RawSocket.open(server.ws_url, protocol)
+                        await fresh.send(
+                            {
+                                "type": "connection_init",
+                                "payload": {"authorization": f"Bearer {watcher.token}"},
+                            }
+                        )
+                        init_codes.append(await fresh.close_code())
                     await asyncio.sleep(1)
                     assert running(server), "the server died"
                     await asyncio.to_thread(database.start)
@@ -239,10 +249,17 @@ async def test_a_postgres_restart_under_load_fails_cleanly_then_recovers_without
                 "after", SEND_MESSAGE, {"lobbyId": lobby_id, "content": "over the socket"}
             )
             assert socket_errors(messages) == [], messages
+            fresh = await RawSocket.open(server.ws_url, TRANSPORT_WS)
+            assert (await fresh.init({"authorization": f"Bearer {watcher.token}"}))[
+                "type"
+            ] == "connection_ack"
+            await fresh.close()
             # The subscription opened before the outage still delivers.
             await stream.until_message(after["id"], wait=10)
             await socket.close()
 
+        # A socket opened while it is down is told to come back later (1013), not dropped.
+        assert init_codes == [1013] * 2 * ROUNDS, init_codes
         unclean_probes = [probe for probe in probes if not probe.startswith("clean:")]
         assert unclean_probes == [], unclean_probes
         assert load.unclean == [], load.unclean[:5]
@@ -254,11 +271,12 @@ async def test_a_postgres_restart_under_load_fails_cleanly_then_recovers_without
         assert running(server)
         assert tracebacks(server) == 0, server.log_path.read_text()[-3000:]
         log_lines = server.log_path.read_text().count("unavailable (database or Redis)")
-        # One line per failed operation (the senders' and the probes'), no flood.
-        assert 0 < log_lines <= len(load.clean_failures) + len(probes), log_lines
+        # One line per failed operation (the senders', the probes' and the new sockets'), no flood.
+        assert 0 < log_lines <= len(load.clean_failures) + len(probes) + len(init_codes), log_lines
         report(
             f"postgres restart x{ROUNDS}: {len(load.acknowledged)} sends acknowledged, all stored "
             f"({len(stored)} rows), {len(load.clean_failures)} sends + {len(probes)} probes failed cleanly, "
+            f"{len(init_codes)} new sockets closed with 1013, "
             f"0 unclean, {log_lines} log lines, 0 tracebacks"
         )
 
