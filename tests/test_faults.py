@@ -31,7 +31,7 @@ from tests.lobbies import Account, make_users
 from tests.postgres_cluster import PostgresCluster, start_private_postgres
 from tests.realtime import LOBBY_EVENTS, MESSAGES, SEND_MESSAGE, Chat, LiveClient, unique_names
 from tests.servers import ServerProcess
-from tests.test_scale_out import Cluster, http_chat, live, lobby_with, make_cluster
+from tests.test_scale_out import Cluster, http_chat, live, live_both_ways, lobby_with, make_cluster
 from tests.wsclient import LEGACY_WS, TRANSPORT_WS, RawSocket
 
 UNAVAILABLE = "temporarily unavailable"
@@ -515,6 +515,8 @@ async def test_a_redis_restart_under_load_loses_nothing_and_since_replays_each_m
     async with http_chat(cluster.a) as chat_a, http_chat(cluster.b) as chat_b:
         users, lobby_id = await lobby_with(chat_a, cluster.database_url, ["ann", "bob", "cat", "dan"])
         anchor = (await chat_a.send(users["ann"], lobby_id, "anchor"))["id"]
+        probe_id = (await chat_a.create_lobby(users["ann"], "Probe"))["id"]
+        probe_anchor = (await chat_a.send(users["ann"], probe_id, "anchor"))["id"]
         loads = [Load(chat_a, lobby_id, [users["bob"]]), Load(chat_b, lobby_id, [users["cat"]])]
         for load in loads:
             load.start()
@@ -539,7 +541,12 @@ async def test_a_redis_restart_under_load_loses_nothing_and_since_replays_each_m
         lost = sorted(set(acknowledged) - stored, key=int)
         assert lost == [], f"{len(lost)} acknowledged messages are not in the database: {lost[:10]}"
 
-        # A resubscription from before the restart gets every stored message, each once, in order.
+        # Once both processes are live again (their buses reconnected), a resubscription from before
+        # the restart gets every stored message, each once, in order.
+        deadline = time.monotonic() + RECOVERY_SECONDS
+        while not await live_both_ways(cluster, (chat_a, chat_b), probe_id, probe_anchor, users["ann"]):
+            assert time.monotonic() < deadline, f"not live again {RECOVERY_SECONDS} s after Redis came back"
+            await asyncio.sleep(0.5)
         expected = sorted(stored, key=int)
         for server in (cluster.a, cluster.b):
             async with live(server, users["dan"]) as client:
