@@ -57,8 +57,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
         reload=args.reload,
         # Strawberry's graphql-transport-ws handler answers pings but never sends
         # any: uvicorn's protocol-level pings are what find dead sockets.
-        ws_ping_interval=20,
-        ws_ping_timeout=20,
+        ws_ping_interval=settings.ws_ping_interval_seconds,
+        ws_ping_timeout=settings.ws_ping_timeout_seconds,
         # SIGTERM: stop accepting, close sockets with 1001, give the rest a bounded time.
         ws=GoingAwayWebSocketProtocol,
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,

@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     introspection: bool | None = None
     max_request_body_bytes: int = Field(262_144, gt=0)
     ws_max_message_bytes: int = Field(262_144, gt=0)
+    # Keepalive: a protocol ping every interval; a socket that leaves one unanswered for the
+    # timeout is closed (a client that vanished without a close frame), so it goes within both.
+    ws_ping_interval_seconds: float = Field(20, gt=0)
+    ws_ping_timeout_seconds: float = Field(20, gt=0)
+    # A subscription's presence entry lives this long unrefreshed: a process killed outright
+    # leaves its users listed online at most this long.
+    presence_ttl_seconds: float = Field(30, gt=0)
     ws_rate_limit_messages: int = Field(100, gt=0)
     ws_rate_limit_window_seconds: int = Field(10, gt=0)
     login_failures_per_address: int = Field(10, gt=0)

@@ -85,7 +85,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             redis = Redis.from_url(settings.redis_url)
         bus = EventBus(settings.redis_url or "memory://")
         await bus.connect()
-        presence = Presence(settings.redis_url)
+        presence = Presence(settings.redis_url, ttl_seconds=settings.presence_ttl_seconds)
         await presence.start()
         connections = ConnectionCounter(settings.redis_url)
         await connections.start()

@@ -35,7 +35,7 @@ from premiumchat.errors import Unauthenticated
 from premiumchat.realtime.bus import SubscriptionEnded
 from premiumchat.realtime.channels import user_channel
 from premiumchat.resources import Resources
-from premiumchat.schema.errors import INTERNAL_MESSAGE
+from premiumchat.schema.errors import INTERNAL_MESSAGE, is_unavailable, one_line
 from premiumchat.services import accounts
 
 logger = logging.getLogger("premiumchat.view")
@@ -44,6 +44,8 @@ WS_FORBIDDEN = 4403
 PAYLOAD_TOKEN_KEYS = ("authorization", "Authorization", "token")
 WS_TOO_MANY_CONNECTIONS = 4429
 WS_TOO_MANY_MESSAGES = 4429  # the same "slow down" code, with its own reason
+# PostgreSQL or Redis out of reach at `connection_init`: RFC 6455's "Try Again Later".
+WS_TRY_AGAIN_LATER = 1013
 WS_BAD_MESSAGE = 4400  # what graphql-transport-ws sends for a message that is no protocol message
 ACCOUNT_WATCHER = "premiumchat.account_watcher"
 CONNECTION_SLOT = "premiumchat.connection_slot"
@@ -155,6 +157,10 @@ async def admit_message(rate: SocketMessageRate, websocket: AsyncWebSocketAdapte
     return True
 
 
+class SocketUnavailable(Exception):
+    """`connection_init` could not be checked: PostgreSQL or Redis is out of reach."""
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, with the contract's 4429 for a socket over the per-user limit."""
 
@@ -171,6 +177,8 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await super().handle_connection_init(message)
         except TooManyConnections:
             await self.websocket.close(code=WS_TOO_MANY_CONNECTIONS, reason="Too many connections")
+        except SocketUnavailable:
+            await self.websocket.close(code=WS_TRY_AGAIN_LATER, reason="Temporarily unavailable, retry")
 
 
 class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
@@ -208,6 +216,9 @@ class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
                 {"type": "connection_error", "payload": {"message": "Too many connections"}}
             )
             await self.websocket.close(code=WS_TOO_MANY_CONNECTIONS, reason="Too many connections")
+            return
+        except SocketUnavailable:
+            await self.websocket.close(code=WS_TRY_AGAIN_LATER, reason="Temporarily unavailable, retry")
             return
         if isinstance(ack_payload, UnsetType) or ack_payload is None:
             await self.send_message({"type": "connection_ack"})
@@ -320,10 +331,16 @@ class GraphQLView(GraphQL[Context, None]):
             raise ConnectionRejectionError({"message": "An access token is required."})
         try:
             user = await accounts.authenticate(context.sessions, context.settings, token)
+            assert user.id is not None
+            await _take_connection_slot(context.resources, user.id, context.request.scope)
         except Unauthenticated as error:
             raise ConnectionRejectionError({"message": error.message}) from None
-        assert user.id is not None
-        await _take_connection_slot(context.resources, user.id, context.request.scope)
+        except Exception as error:
+            if not is_unavailable(error):
+                raise
+            # One line, no traceback: the client is told to come back (1013), and will.
+            logger.warning("unavailable (database or Redis) at connection_init: %s", one_line(error))
+            raise SocketUnavailable from None
         context.socket_user_id = user.id
         # Deactivation closes the socket at once, whichever process it happens on.
         watching = asyncio.Event()

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from graphql import GraphQLError
+from sqlalchemy import exc as sqlalchemy_exc
 from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionContext
 
@@ -15,6 +16,39 @@ from premiumchat.errors import DomainError
 logger = logging.getLogger("premiumchat.errors")
 
 INTERNAL_MESSAGE = "Internal server error."
+UNAVAILABLE_MESSAGE = (
+    "The service is temporarily unavailable (it cannot reach its database or Redis): retry in a moment."
+)
+# asyncpg's errors for a connection refused, lost or not accepted yet (a restart in progress).
+_ASYNCPG_UNAVAILABLE = {
+    "PostgresConnectionError",
+    "ConnectionDoesNotExistError",
+    "ConnectionFailureError",
+    "CannotConnectNowError",
+    "AdminShutdownError",
+    "CrashShutdownError",
+}
+
+
+def is_unavailable(error: BaseException | None) -> bool:
+    """PostgreSQL (or Redis) cannot be reached: down, restarting, the connection dropped. Worth a retry."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, sqlalchemy_exc.DisconnectionError):
+            return True
+        if isinstance(error, sqlalchemy_exc.DBAPIError) and error.connection_invalidated:
+            return True
+        if isinstance(error, OSError):  # refused, reset, timed out
+            return True
+        if type(error).__module__.startswith("asyncpg"):
+            name = type(error).__name__
+            if name in _ASYNCPG_UNAVAILABLE or (
+                name == "InterfaceError" and "connection is closed" in str(error)
+            ):
+                return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def is_unexpected(error: GraphQLError) -> bool:
@@ -35,7 +69,7 @@ def to_contract_error(error: GraphQLError) -> GraphQLError:
         message = original.message
     elif is_unexpected(error):
         extensions = {"code": "INTERNAL"}
-        message = INTERNAL_MESSAGE
+        message = UNAVAILABLE_MESSAGE if is_unavailable(original) else INTERNAL_MESSAGE
     else:
         # Parse, validation and variable errors keep graphql-core's standard message.
         extensions = {**(error.extensions or {}), "code": "BAD_USER_INPUT"}
@@ -66,6 +100,15 @@ def log_unexpected(errors: list[GraphQLError], execution_context: ExecutionConte
     for error in errors:
         if is_unexpected(error):
             operation = execution_context.operation_name if execution_context else None
+            if is_unavailable(error.original_error):
+                # One line per failure: an outage is not a bug, and tracebacks would flood the log.
+                logger.warning(
+                    "unavailable (database or Redis) in %s at %s: %s",
+                    operation or "anonymous operation",
+                    ".".join(str(p) for p in error.path or ()),
+                    one_line(error.original_error),
+                )
+                continue
             logger.error(
                 "unexpected error in %s at %s",
                 operation or "anonymous operation",
@@ -109,3 +152,9 @@ class SingleOperationPerRequest(SchemaExtension):
                     GraphQLError("Must provide operation name if query contains multiple operations.")
                 ]
         yield
+
+
+def one_line(error: BaseException | None) -> str:
+    """The error's type and message on one line, for a log line without its traceback."""
+    text = f"{type(error).__name__}: {error}" if error is not None else "unknown"
+    return " ".join(text.split())[:300]
