@@ -11,7 +11,8 @@ from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
 
-from premiumchat.auth.tokens import bearer_token
+from premiumchat.auth import tokens
+from premiumchat.auth.tokens import TokenType, bearer_token
 from premiumchat.config import Settings
 from premiumchat.errors import Unauthenticated
 from premiumchat.loaders import Loaders
@@ -32,7 +33,7 @@ class Context:
     # A socket is authenticated once, at connection_init.
     socket_user_id: int | None = None
     # One load per HTTP request, shared by resolvers that ask at the same time.
-    _user_task: asyncio.Task[User | None] | None = field(default=None, repr=False)
+    _user_task: asyncio.Future[User | None] | None = field(default=None, repr=False)
     _loaders: Loaders | None = field(default=None, repr=False)
 
     @property
@@ -67,6 +68,37 @@ class Context:
         if token is None:
             raise Unauthenticated("Send the access token as `Authorization: Bearer <token>`.")
         return await accounts.authenticate(self.sessions, self.settings, token)
+
+    async def claimed_user_id(self) -> int:
+        """Who the caller says they are, verified but not read: the token's user, or the socket's.
+
+        UNAUTHENTICATED as `require_user` for a missing or bad token. Whoever uses it must
+        read the account itself (active or not) before anything else, then `remember_user`.
+        """
+        if self.is_websocket:
+            if self.socket_user_id is None:
+                raise Unauthenticated()
+            return self.socket_user_id
+        if self._user_task is not None:
+            user = await self._user_task
+            if user is None:
+                raise Unauthenticated()
+            assert user.id is not None
+            return user.id
+        header = self.request.headers.get("authorization")
+        if not header:
+            raise Unauthenticated()
+        token = bearer_token(header)
+        if token is None:
+            raise Unauthenticated("Send the access token as `Authorization: Bearer <token>`.")
+        return tokens.decode(self.settings, token, TokenType.ACCESS).user_id
+
+    def remember_user(self, user: User) -> None:
+        """The caller as just read by a service: later resolvers of this HTTP request reuse it."""
+        if not self.is_websocket and self._user_task is None:
+            done: asyncio.Future[User | None] = asyncio.get_running_loop().create_future()
+            done.set_result(user)
+            self._user_task = done
 
     async def viewer_id(self) -> int | None:
         """The caller's id, without a database read on a socket."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -133,6 +134,18 @@ async def test_forged_or_stale_access_tokens_are_refused(
     assert (await gql.error(ME, token=token))["extensions"]["code"] == "UNAUTHENTICATED"
 
 
+async def test_a_token_accepted_before_is_refused_once_expired(gql: GraphQLClient) -> None:
+    # The server keeps verified tokens; their lifetime is checked again on every use.
+    payload = await gql.register("alice")
+    now = datetime.now(UTC)
+    body = {"sub": payload["user"]["id"], "type": "access", "jti": "j", "iat": now, "nbf": now}
+    token = jwt.encode({**body, "exp": now + timedelta(seconds=2)}, TEST_SECRET_KEY, algorithm="HS256")
+    assert (await gql.data(ME, token=token))["me"]["username"] == "alice"
+    assert (await gql.data(ME, token=token))["me"]["username"] == "alice"
+    await asyncio.sleep((now + timedelta(seconds=2.1) - datetime.now(UTC)).total_seconds())
+    assert (await gql.error(ME, token=token))["extensions"]["code"] == "UNAUTHENTICATED"
+
+
 async def test_unsigned_and_wrongly_signed_tokens_are_refused(gql: GraphQLClient) -> None:
     payload = await gql.register("alice")
     claims = jwt.decode(payload["accessToken"], TEST_SECRET_KEY, algorithms=["HS256"])
@@ -177,6 +190,7 @@ async def test_logout_spends_the_refresh_token(gql: GraphQLClient) -> None:
 
 async def test_deactivated_users_are_refused_at_once(gql: GraphQLClient, settings: Settings) -> None:
     payload = await gql.register("alice")
+    assert (await gql.data(ME, token=payload["accessToken"]))["me"]["username"] == "alice"
     await set_user_flags(settings.database_url, payload["user"]["id"], is_active=False)
     assert (await gql.error(ME, token=payload["accessToken"]))["extensions"]["code"] == "UNAUTHENTICATED"
     login = await gql.error(LOGIN, {"username": "alice", "password": PASSWORD})

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.accounts import set_user_flags
 from tests.graphql import GraphQLClient
 from tests.lobbies import LOBBIES, Users, app_with, code_of, log_summary, make_users
 from tests.realtime import (
@@ -121,6 +122,34 @@ async def test_who_may_send(chat: Chat, database_url: str) -> None:
     await chat.kick(ann, lobby_id, bob)
     await chat.send(bob, lobby_id, "still here?", expect="FORBIDDEN")
     assert await chat.history_ids(ann, lobby_id) == []
+
+
+async def test_authentication_comes_first_and_is_read_at_each_send(chat: Chat, database_url: str) -> None:
+    # The account is read in the send's own transaction: it must still come before every other check.
+    users, lobby_id = await room(chat, database_url)
+    bob, cat = users["bob"], users["cat"]
+    await chat.send(bob, lobby_id, "before")
+    await set_user_flags(database_url, bob.id, is_active=False)
+    for variables in (
+        {"lobbyId": lobby_id, "content": "after"},
+        {"lobbyId": "abc", "content": "after"},
+        {"lobbyId": lobby_id, "content": " "},
+        {"lobbyId": lobby_id, "content": "after", "clientMessageId": ""},
+        {"lobbyId": "999999", "content": "after"},
+    ):
+        assert (await chat.gql.error(SEND_MESSAGE, variables, bob.token))["extensions"] == {
+            "code": "UNAUTHENTICATED"
+        }, variables
+    await set_user_flags(database_url, bob.id, is_active=True)
+    await chat.send(bob, lobby_id, "back")
+    # Staff is read at the send too: the blocked terms stop applying to cat at once.
+    await chat.join(cat, lobby_id)
+    await chat.update(users["ann"], lobby_id, blockedTerms=["spoiler"])
+    await chat.send(cat, lobby_id, "a spoiler", expect="MESSAGE_BLOCKED")
+    await set_user_flags(database_url, cat.id, is_staff=True)
+    assert (await chat.send(cat, lobby_id, "a spoiler"))["content"] == "a spoiler"
+    contents = [edge["node"]["content"] for edge in (await chat.history(bob, lobby_id))["edges"]]
+    assert contents == ["before", "back", "a spoiler"]
 
 
 async def test_messages_go_on_in_game_and_stop_when_closed(chat: Chat, database_url: str) -> None:

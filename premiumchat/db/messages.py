@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import insert as sa_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from premiumchat.db.models import Message
+from premiumchat.db.models import Lobby, LobbyMember, LobbyMute, Message, User
 
 
 async def by_client_id(
@@ -86,3 +88,60 @@ async def purge(
             .values(deleted=True, deleted_at=now, deleted_by_id=deleted_by_id)
         )
     return ids
+
+
+@dataclass(frozen=True, slots=True)
+class SendAccess:
+    """What a send checks, read in one query: the sender, the lobby, the sender's role, an active mute."""
+
+    user: User
+    lobby: Lobby | None
+    role: str | None
+    muted: bool
+    mute_expires_at: datetime | None
+
+
+async def send_access(session: AsyncSession, user_id: int, lobby_id: int, now: datetime) -> SendAccess | None:
+    """Account, lobby, membership and any active mute in one round trip; None: no such user."""
+    result = await session.execute(
+        select(User, Lobby, col(LobbyMember.role), col(LobbyMute.id), col(LobbyMute.expires_at))
+        .select_from(User)
+        .outerjoin(Lobby, col(Lobby.id) == lobby_id)
+        .outerjoin(
+            LobbyMember,
+            and_(col(LobbyMember.lobby_id) == col(Lobby.id), col(LobbyMember.user_id) == col(User.id)),
+        )
+        .outerjoin(
+            LobbyMute,
+            and_(
+                col(LobbyMute.lobby_id) == col(Lobby.id),
+                col(LobbyMute.user_id) == col(User.id),
+                or_(col(LobbyMute.expires_at).is_(None), col(LobbyMute.expires_at) > now),
+            ),
+        )
+        .where(col(User.id) == user_id)
+    )
+    row = result.first()
+    if row is None:
+        return None
+    user, lobby, role, mute_id, mute_expires_at = row
+    return SendAccess(
+        user=user, lobby=lobby, role=role, muted=mute_id is not None, mute_expires_at=mute_expires_at
+    )
+
+
+async def insert(session: AsyncSession, message: Message) -> None:
+    """Insert a new message and set its id (no unit of work: one INSERT … RETURNING)."""
+    result = await session.execute(
+        sa_insert(Message)
+        .values(
+            lobby_id=message.lobby_id,
+            sender_id=message.sender_id,
+            content=message.content,
+            created_at=message.created_at,
+            deleted=message.deleted,
+            client_message_id=message.client_message_id,
+        )
+        .returning(col(Message.id))
+    )
+    message.id = result.scalar_one()

@@ -8,6 +8,7 @@ import strawberry
 
 from premiumchat import validation
 from premiumchat.context import Info
+from premiumchat.errors import BadUserInput
 from premiumchat.schema.events import LobbyEvent, LobbyUpdatedEvent
 from premiumchat.schema.messages import Message, MessageConnection, message_connection
 from premiumchat.services import editing, live, messages
@@ -42,10 +43,18 @@ async def messages_(
 async def send_message(
     info: Info, lobby_id: strawberry.ID, content: str, client_message_id: str | None = None
 ) -> Message:
-    actor = await info.context.require_user()
-    row = await messages.send(
-        info.context.resources, actor, validation.object_id(lobby_id, "lobbyId"), content, client_message_id
-    )
+    context = info.context
+    # The token is verified here; the account is read in the send's own transaction.
+    user_id = await context.claimed_user_id()
+    try:
+        lobby_key = validation.object_id(lobby_id, "lobbyId")
+        validation.message_content(content)
+        validation.client_message_id(client_message_id)
+    except BadUserInput:
+        await context.require_user()  # authentication comes first: a deactivated caller is UNAUTHENTICATED
+        raise
+    row, actor = await messages.send_as(context.resources, user_id, lobby_key, content, client_message_id)
+    context.remember_user(actor)
     return Message.from_row(row)
 
 

@@ -14,11 +14,19 @@ from premiumchat import pagination, validation
 from premiumchat.db import lobbies as lobby_queries
 from premiumchat.db import messages as queries
 from premiumchat.db.models import LobbyRole, LobbyStatus, LogKind, Message, User
-from premiumchat.errors import BadUserInput, Forbidden, LobbyNotOpen, NotFound, RateLimited
+from premiumchat.errors import (
+    BadUserInput,
+    Forbidden,
+    LobbyNotOpen,
+    Muted,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+)
 from premiumchat.realtime.events import EventBatch
 from premiumchat.resources import Resources
-from premiumchat.services import chat_rules
-from premiumchat.services.access import lobby_and_role
+from premiumchat.services import accounts, chat_rules
+from premiumchat.services.access import NO_SUCH_LOBBY, can_see, lobby_and_role
 from premiumchat.services.browse import Page
 from premiumchat.timeutil import utcnow
 
@@ -35,20 +43,35 @@ TYPING_LIMIT, TYPING_WINDOW_SECONDS = 10, 5
 async def send(
     res: Resources, actor: User, lobby_id: int, content: str, client_message_id: str | None
 ) -> Message:
+    assert actor.id is not None
+    return (await send_as(res, actor.id, lobby_id, content, client_message_id))[0]
+
+
+async def send_as(
+    res: Resources, user_id: int, lobby_id: int, content: str, client_message_id: str | None
+) -> tuple[Message, User]:
+    """Send as the account a verified token (or socket) names, and return it as read now.
+
+    The account is read in the send's own transaction, with the lobby, the membership and
+    any mute, in one query: a deleted or deactivated account is UNAUTHENTICATED, before
+    any other check, as when the caller is read first. The caller validates the
+    arguments before (see resolvers/messages.py).
+    """
     content = validation.message_content(content)
     client_id = validation.client_message_id(client_message_id)
     try:
         async with _in_lobby_order(res, lobby_id) as session:
-            return await _send(res, session, actor, lobby_id, content, client_id)
+            return await _send(res, session, user_id, lobby_id, content, client_id)
     except IntegrityError:
         # A concurrent send with the same client id won the unique constraint: its message is the answer.
-        if client_id is None or actor.id is None:
+        if client_id is None:
             raise
         async with res.sessions() as session:
-            existing = await queries.by_client_id(session, lobby_id, actor.id, client_id)
-        if existing is None:
+            existing = await queries.by_client_id(session, lobby_id, user_id, client_id)
+            actor = await session.get(User, user_id) if existing is not None else None
+        if existing is None or actor is None:
             raise
-        return existing
+        return existing, actor
 
 
 @asynccontextmanager
@@ -77,39 +100,47 @@ async def _in_lobby_order(res: Resources, lobby_id: int) -> AsyncIterator[AsyncS
 
 
 async def _send(
-    res: Resources, session: AsyncSession, actor: User, lobby_id: int, content: str, client_id: str | None
-) -> Message:
-    assert actor.id is not None
+    res: Resources, session: AsyncSession, user_id: int, lobby_id: int, content: str, client_id: str | None
+) -> tuple[Message, User]:
     settings = res.settings
     batch = EventBatch()
     async with session.begin():
-        lobby, role = await lobby_and_role(session, lobby_id, actor)
+        now = utcnow()
+        # The checks of accounts.authenticate_user_id and access.lobby_and_role, in their order.
+        access = await queries.send_access(session, user_id, lobby_id, now)
+        if access is None:
+            raise Unauthenticated("Invalid or expired token: log in again.")
+        actor = access.user
+        if not actor.is_active:
+            raise Unauthenticated(accounts.DEACTIVATED)
+        lobby, role = access.lobby, access.role
+        if lobby is None or not can_see(lobby, actor, role is not None):
+            raise NotFound(NO_SUCH_LOBBY)
         if role is None:
             raise Forbidden("Only members of a lobby can send messages to it.")
         if lobby.status == LobbyStatus.CLOSED:
             raise LobbyNotOpen("This lobby is closed.")
-        now = utcnow()
         if client_id is not None:
-            earlier = await queries.by_client_id(session, lobby_id, actor.id, client_id)
+            earlier = await queries.by_client_id(session, lobby_id, user_id, client_id)
             if earlier is not None and earlier.created_at > now - CLIENT_ID_RETRY_WINDOW:
-                return earlier  # a retry: nothing new, no event, no rate-limit cost
+                return earlier, actor  # a retry: nothing new, no event, no rate-limit cost
             if earlier is not None:
                 assert earlier.id is not None
                 await queries.release_client_id(session, earlier.id)
         # After the retry look-up: a retry returns its message whatever changed since.
-        await chat_rules.require_not_muted(session, lobby_id, actor.id, now)
+        if access.muted:
+            raise Muted(access.mute_expires_at)
         chat_rules.require_allowed_content(lobby, actor, role, content)
         message = Message(
             lobby_id=lobby_id,
-            sender_id=actor.id,
+            sender_id=user_id,
             content=content,
             created_at=now,
             client_message_id=client_id,
         )
-        session.add(message)
         # The row first, then the limit: only an accepted message may cost a hit, and a
         # concurrent retry with the same client id waits here for this one's outcome.
-        await session.flush()
+        await queries.insert(session, message)
         # Slow mode first: its one hit can be taken back if the global limit refuses, the
         # global limit's cannot, so a refused message costs neither.
         slowed = await chat_rules.enter_slow_mode(res, lobby, actor, role)
@@ -126,11 +157,11 @@ async def _send(
                 f"{settings.rate_limit_window_seconds} s. Retry in {retry_after:.2f} s.",
             )
         batch.chat_message(message, actor)
-        if await res.typing.stop(lobby_id, actor.id):
+        if await res.typing.stop(lobby_id, user_id):
             batch.typing(lobby_id, actor, is_typing=False, expires_at=None)
     await batch.publish(res.bus)
     res.metrics.messages_sent.inc()
-    return message
+    return message, actor
 
 
 async def delete(res: Resources, actor: User, message_id: int) -> Message:
