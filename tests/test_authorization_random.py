@@ -50,6 +50,7 @@ from tests.lobbies import (
     KICK_USER,
     LEAVE_LOBBY,
     REMOVE_MODERATOR,
+    SET_USER_ACTIVE,
     UNBAN_USER,
     Account,
     Api,
@@ -151,6 +152,7 @@ class Simulation:
         self.sockets: dict[str, LiveClient] = {}
         self.subs: list[Sub] = []
         self.typing_times: dict[str, list[float]] = {}
+        self.inactive: set[str] = set()
 
     # Plumbing.
 
@@ -330,7 +332,7 @@ class Simulation:
     # Actions.
 
     def pick_user(self) -> str:
-        return self.rng.choice(list(self.world.people))
+        return self.rng.choice([u for u in self.world.people if u not in self.inactive])
 
     def pick_lobby(self) -> LobbyState:
         lobbies = list(self.world.lobbies.values())
@@ -340,14 +342,15 @@ class Simulation:
         return self.rng.choice(lobbies)
 
     def pick_target(self, lobby: LobbyState) -> str:
-        if lobby.members and self.rng.random() < 0.7:
-            return self.rng.choice(list(lobby.members))
+        members = [u for u in lobby.members if u not in self.inactive]
+        if members and self.rng.random() < 0.7:
+            return self.rng.choice(members)
         return self.pick_user()
 
     def pick_actor(self, lobby: LobbyState) -> str:
         """Mostly someone with power in the lobby, so that actions succeed often enough."""
         roll = self.rng.random()
-        powerful = [u for u, role in lobby.members.items() if role != MEMBER]
+        powerful = [u for u, role in lobby.members.items() if role != MEMBER and u not in self.inactive]
         if roll < 0.5 and powerful:
             return self.rng.choice(powerful)
         if roll < 0.65:
@@ -452,6 +455,10 @@ class Simulation:
 
     async def open_sub(self, user: str, lobby: LobbyState) -> Sub:
         client = self.sockets[user]
+        if client.session is not None and client.session.transport.websocket is None:
+            # Closed by the server (deactivation): a new socket, with the same token.
+            await client.close()
+            client = self.sockets[user] = LiveClient(client.client.transport.url, self.accounts[user])
         if client.session is None:
             await client.__aenter__()
         visible = user in lobby.members
@@ -555,6 +562,38 @@ class Simulation:
         sub.expected = signatures[:1]
         await self.ended(sub)
 
+    async def act_deactivate(self) -> None:
+        """Staff deactivate someone (they leave every open lobby, their sockets close) or reactivate them."""
+        staff = next(u for u, p in self.world.people.items() if p.staff)
+        if self.inactive:
+            user = self.inactive.pop()
+            await self.mutate(
+                f"reactivate {self.name(user)}", None, SET_USER_ACTIVE, {"userId": user, "isActive": True}, staff
+            )
+            return
+        user = self.rng.choice([u for u, p in self.world.people.items() if not p.staff])
+        variables = {"userId": user, "isActive": False}
+        await self.mutate(f"deactivate {self.name(user)}", None, SET_USER_ACTIVE, variables, staff)
+        self.inactive.add(user)
+        own = [sub for sub in self.subs if sub.user == user and sub.state == "live"]
+        for sub in own:
+            sub.state = "closing"
+        for lobby in self.world.lobbies.values():
+            if user in lobby.members and not lobby.closed:
+                await self.after(lobby, self.world.left(user, lobby))
+        # Their sockets are closed (4403): every subscription of theirs ends, having received at most
+        # what was published before (and possibly their own MemberLeftEvent).
+        for sub in own:
+            await self.poll(lambda sub=sub: sub.stream.outcome is not None, f"sub #{sub.number} outlived 4403")
+            received = sub.received()
+            if received not in (sub.expected, [*sub.expected, ("left", user)]):
+                raise self.fail(f"deactivated sub #{sub.number}: {received}, expected {sub.expected}")
+            sub.state = "ended"
+            self.figures.subscriptions_ended_by_server += 1
+        _, code = await self.call(MEMBERS_QUERY, {"id": next(iter(self.world.lobbies))}, user)
+        if code != "UNAUTHENTICATED":
+            raise self.fail(f"a deactivated user's query: {code}")
+
     async def check_owner(self, lobby: LobbyState) -> None:
         staff = next(u for u, p in self.world.people.items() if p.staff)
         data, code = await self.call(MEMBERS_QUERY, {"id": lobby.id}, staff)
@@ -623,8 +662,9 @@ class Simulation:
                 self.act_unsubscribe,
                 self.act_race,
                 self.act_query,
+                self.act_deactivate,
             ],
-            weights=[16, 5, 14, 1.5, 20, 5, 14, 4, 3, 6],
+            weights=[16, 5, 14, 1.5, 20, 5, 14, 4, 3, 6, 0.7],
         )[0]
         await action()
         await self.replenish()
