@@ -539,7 +539,8 @@ class Simulation:
             for lobby in self.world.lobbies.values()
             if not lobby.closed
             for u, role in lobby.members.items()
-            if role == MEMBER
+            # Not staff: they may follow any lobby, so a subscription that starts after their kick is theirs.
+            if role == MEMBER and not self.world.staff(u)
         ]
         if not candidates:
             return
