@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from premiumchat.db import lobbies as lobby_queries
 from premiumchat.db import messages as message_queries
@@ -41,18 +42,24 @@ async def lobby_stream(
     if not res.bus.connected:
         raise StreamInterrupted("The server is reconnecting to its event bus: subscribe again in a moment.")
     async with res.sessions() as session:
-        lobby, role = await lobby_and_role(session, lobby_id, viewer)
-        if role is None and not viewer.is_staff:
-            raise Forbidden("Only members (and staff) follow a lobby's events.")
-        if lobby.status == LobbyStatus.CLOSED:
-            raise LobbyNotOpen("This lobby is closed.")
+        await _follower_role(session, viewer, lobby_id)
         since_id = message_cursor_id(since, "since")
         if since_id is not None:
             anchor = await session.get(Message, since_id)
             if anchor is None or anchor.lobby_id != lobby_id:
                 raise BadUserInput("since", "`since` names no message of this lobby.")
-    events = _lobby_events(res, viewer, lobby_id, visible=role is not None, since_id=since_id)
+    events = _lobby_events(res, viewer, lobby_id, since_id=since_id)
     return res.metrics.counted("lobbyEvents", events, lobby_id)
+
+
+async def _follower_role(session: AsyncSession, viewer: User, lobby_id: int) -> str | None:
+    """The viewer's role if they may follow the lobby's events now (None: staff, not a member)."""
+    lobby, role = await lobby_and_role(session, lobby_id, viewer)
+    if role is None and not viewer.is_staff:
+        raise Forbidden("Only members (and staff) follow a lobby's events.")
+    if lobby.status == LobbyStatus.CLOSED:
+        raise LobbyNotOpen("This lobby is closed.")
+    return role
 
 
 def _ends_stream(payload: dict[str, Any], viewer_id: str) -> bool:
@@ -68,7 +75,7 @@ def _ends_stream(payload: dict[str, Any], viewer_id: str) -> bool:
 
 
 async def _lobby_events(
-    res: Resources, viewer: User, lobby_id: int, *, visible: bool, since_id: int | None
+    res: Resources, viewer: User, lobby_id: int, *, since_id: int | None
 ) -> AsyncIterator[LobbyEvent]:
     assert viewer.id is not None
     viewer_key = str(viewer.id)
@@ -76,6 +83,11 @@ async def _lobby_events(
     # Subscribed before the replay is read: whatever is published meanwhile waits in the
     # queue, and the messages the replay already sent are skipped. No gap, no duplicate.
     async with _subscribed(res, lobby_channel(lobby_id)) as live:
+        # Checked again now that nothing published can be missed: a kick, ban, leave or close
+        # that committed after the first check, before this subscription (on Redis, possibly
+        # another process's event), would otherwise leave the stream open to an outsider.
+        async with res.sessions() as session:
+            visible = await _follower_role(session, viewer, lobby_id) is not None
         # Staff who are not members watch invisibly.
         if visible and await res.presence.join(lobby_id, viewer.id, connection_id):
             await _publish_presence(res, lobby_id, viewer, joined=True)
