@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from functools import partial
 from typing import TypedDict
 
 from sqlalchemy import text
@@ -31,6 +32,7 @@ from premiumchat.realtime.typing_state import TypingState
 from premiumchat.resources import Resources
 from premiumchat.schema.root import build_schema
 from premiumchat.security import RequestBodyLimit, SecurityHeaders
+from premiumchat.services.live import reaped_presence
 from premiumchat.view import GraphQLView
 from premiumchat.web import web_client_routes
 
@@ -86,7 +88,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         bus = EventBus(settings.redis_url or "memory://")
         await bus.connect()
         presence = Presence(settings.redis_url, ttl_seconds=settings.presence_ttl_seconds)
-        await presence.start()
         connections = ConnectionCounter(settings.redis_url)
         await connections.start()
         resources = Resources(
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             redis=redis,
             metrics=metrics,
         )
+        await presence.start(on_gone=partial(reaped_presence, resources))
         # Everything alive now lives as long as the app: freezing it keeps every full
         # collection from walking the modules, the schema and the pools again.
         gc.collect()

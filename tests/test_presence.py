@@ -196,6 +196,116 @@ async def test_a_crashed_process_leaves_no_ghost() -> None:
         await survivor.stop()
 
 
+class Gone:
+    """An `on_gone` that records what it is told."""
+
+    def __init__(self) -> None:
+        self.told: list[tuple[int, int]] = []
+
+    async def __call__(self, lobby_id: int, user_ids: list[int]) -> None:
+        self.told.extend((lobby_id, user_id) for user_id in user_ids)
+
+    async def until(self, expected: list[tuple[int, int]]) -> None:
+        for _ in range(round(WAIT_SECONDS / POLL_SECONDS)):
+            if sorted(self.told) == expected:
+                return
+            await asyncio.sleep(POLL_SECONDS)
+        raise AssertionError(f"told {sorted(self.told)}, not {expected}, after {WAIT_SECONDS} s")
+
+
+@pytest.mark.redis
+async def test_survivors_reap_a_crashed_process_and_exactly_one_reports_each_user() -> None:
+    url, prefix, ttl = services.require_redis(), new_prefix(), 0.3
+    crashed = Presence(url, ttl_seconds=ttl, prefix=prefix)
+    survivors = [Presence(url, ttl_seconds=ttl, prefix=prefix) for _ in range(2)]
+    gone = Gone()
+    await crashed.start()
+    for survivor in survivors:
+        await survivor.start(on_gone=gone)
+    try:
+        assert await crashed.join(1, 7, "tab-1") is True
+        assert await crashed.join(1, 7, "tab-2") is False
+        assert await crashed.join(1, 8, "tab-3") is True
+        assert await crashed.join(2, 7, "tab-4") is True  # no survivor is its audience: nobody reaps it
+        assert await crashed.join(3, 9, "tab-5") is True  # 9 is online on a survivor too
+        for lobby_id, user_id in ((1, 10), (3, 9)):
+            for number, survivor in enumerate(survivors):
+                await survivor.join(lobby_id, user_id, f"survivor-{number}")
+        await crash(crashed)
+        await eventually_online(survivors[0], 1, [10])
+        # Users 7 and 8 leave lobby 1 once each (7 had two tabs), on one survivor only.
+        await gone.until([(1, 7), (1, 8)])
+        await asyncio.sleep(4 * ttl)  # more heartbeats of both survivors: nobody is told twice
+        assert sorted(gone.told) == [(1, 7), (1, 8)]
+        assert await survivors[1].online([1, 3]) == {1: [10], 3: [9]}
+        # Reaped, gone: the user coming back is a first join, and a late leave of
+        # a crashed tab reports nothing more.
+        assert await survivors[0].join(1, 7, "tab-6") is True
+        assert await survivors[0].leave(1, 8, "tab-3") is False
+    finally:
+        for survivor in survivors:
+            await survivor.stop()
+
+
+@pytest.mark.redis
+async def test_an_entry_stalled_within_its_grace_is_not_reaped_and_revives() -> None:
+    url, prefix, ttl = services.require_redis(), new_prefix(), 0.6
+    stalled = Presence(url, ttl_seconds=ttl, prefix=prefix)  # never started: no heartbeat yet
+    reaper = Presence(url, ttl_seconds=ttl, prefix=prefix)
+    gone = Gone()
+    await reaper.start(on_gone=gone)
+    try:
+        assert await stalled.join(1, 7, "stalled") is True
+        assert await reaper.join(1, 8, "tab") is True
+        await eventually_online(reaper, 1, [8])  # expired: dead, within its grace
+        await stalled.start()  # its heartbeat runs again
+        await eventually_online(reaper, 1, [7, 8])
+        await asyncio.sleep(3 * ttl)  # beyond the grace had it not revived
+        assert gone.told == []
+        assert await stalled.leave(1, 7, "stalled") is True  # its own last leave reports it
+        await asyncio.sleep(2 * ttl)
+        assert gone.told == []
+    finally:
+        await stalled.stop()
+        await reaper.stop()
+
+
+@pytest.mark.redis
+async def test_a_user_with_a_revivable_entry_is_reported_once_its_last_entry_is_reaped() -> None:
+    url, prefix, ttl = services.require_redis(), new_prefix(), 1.0
+    crashed, stalled = (Presence(url, ttl_seconds=ttl, prefix=prefix) for _ in range(2))
+    reaper = Presence(url, ttl_seconds=ttl, prefix=prefix)
+    gone = Gone()
+    redis = Redis.from_url(url)
+    key = f"{prefix}:presence:lobby:1"
+    await crashed.start()
+    await reaper.start(on_gone=gone)
+    try:
+        assert await reaper.join(1, 8, "tab") is True
+        assert await crashed.join(1, 7, "crashed") is True
+        await crash(crashed)
+        await asyncio.sleep(ttl)
+        await stalled.join(1, 7, "stalled")  # never refreshed: beyond revival a ttl after the crashed tab
+        for _ in range(round(WAIT_SECONDS / POLL_SECONDS)):
+            if await redis.zscore(key, "7:crashed") is None:
+                break
+            await asyncio.sleep(POLL_SECONDS)
+        else:
+            raise AssertionError("the crashed tab was never reaped")
+        told = list(gone.told)
+        # While the stalled tab can still be revived, reaping the crashed one reports nothing...
+        assert await redis.zscore(key, "7:stalled") is not None
+        assert told == []
+        # ...and once the stalled tab is beyond revival too, 7 leaves, once.
+        await gone.until([(1, 7)])
+        await asyncio.sleep(ttl)
+        assert gone.told == [(1, 7)]
+    finally:
+        await redis.aclose()
+        await stalled.stop()
+        await reaper.stop()
+
+
 @pytest.mark.redis
 async def test_the_heartbeat_outlives_a_redis_outage(
     private_redis: RedisServer, caplog: pytest.LogCaptureFixture

@@ -3,9 +3,9 @@
 Each subscription is one entry, (user, connection id) in its lobby, that
 expires `ttl_seconds` after it was last refreshed. A running `Presence`
 refreshes the entries of its own process every `ttl / 3` (its heartbeat), so
-the entries of a process that died without `stop()` vanish by themselves
-within `ttl_seconds`: no ghosts. An entry is live until it expires; a user is
-online in a lobby while they hold a live entry there.
+the entries of a process that died without `stop()` stop counting by
+themselves within `ttl_seconds`: no ghosts. An entry is live until it expires;
+a user is online in a lobby while they hold a live entry there.
 
 `join()` says whether it was the user's first live entry in the lobby, and
 `leave()` whether it was their last, and each decides it atomically with its
@@ -22,6 +22,20 @@ that expired without leaving (a process stalled, or Redis unreachable, for a
 whole ttl) is kept, dead, for one more ttl: until then the heartbeat revives
 it, and a later `leave()` still reports it. Expiry and revival emit nothing.
 
+After that ttl the entry is beyond revival and the heartbeat of every process
+with entries in the lobby (its audience) reaps it: one script per lobby
+removes such entries and returns the users left with no entry at all there,
+so exactly one process learns of each and hands it to the `on_gone` callback
+(which publishes their PresenceLeaveEvent). A killed process's users thus
+leave within about 2 x ttl + ttl / 3. Only the reaper removes entries beyond
+revival (or the key's expiry, once no process holds an entry in the lobby:
+then no subscriber is left to tell but invisible staff, who are not told): a
+join or leave in between does not, so none goes unreported. A user
+who still holds a revivable entry is not reported: its own process revives
+it, leaves it (reported then) or dies too (reaped later). In process there is
+nothing to reap: the store's only process refreshes its entries just before,
+so none is ever beyond revival when its own heartbeat looks.
+
 The connection id names one subscription (the caller makes one per
 subscription): joining the same (lobby, user, connection id) twice registers
 it once. `stop()` also closes the Redis connections: call it once at
@@ -33,7 +47,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from premiumchat.realtime.heartbeat import LocalEntries
@@ -46,6 +60,8 @@ logger = logging.getLogger("premiumchat.realtime")
 
 # Entries by lobby: (user id, connection id) of each subscription.
 Entries = dict[int, list[tuple[int, str]]]
+# Told, per lobby, the users whose last entry there was reaped.
+OnGone = Callable[[int, list[int]], Awaitable[None]]
 
 
 class PresenceUnavailable(ConnectionError):
@@ -64,10 +80,13 @@ class Presence:
         )
         # This process's subscriptions: what the heartbeat refreshes and stop() removes.
         self._mine: LocalEntries[int, tuple[int, str]] = LocalEntries(
-            "presence", ttl_seconds, self._store.refresh, self._store.remove, PresenceUnavailable
+            "presence", ttl_seconds, self._beat, self._store.remove, PresenceUnavailable
         )
+        self._on_gone: OnGone | None = None
 
-    async def start(self) -> None:
+    async def start(self, on_gone: OnGone | None = None) -> None:
+        """Start the heartbeat; `on_gone(lobby_id, user_ids)` is told of the users it reaps."""
+        self._on_gone = on_gone
         self._mine.start()
 
     async def stop(self) -> None:
@@ -96,6 +115,18 @@ class Presence:
         """The users online in each lobby (sorted, each once), in one round trip."""
         return await self._store.online(list(dict.fromkeys(lobby_ids)))
 
+    async def _beat(self, entries: Entries) -> None:
+        # Refreshed first: none of this process's own entries is beyond revival when reaped.
+        await self._store.refresh(entries)
+        gone = await self._store.reap(list(entries))
+        for lobby_id, user_ids in gone.items():
+            if self._on_gone is None:
+                continue
+            try:
+                await self._on_gone(lobby_id, user_ids)
+            except Exception:
+                logger.exception("presence: users %s reaped in lobby %s, not reported", user_ids, lobby_id)
+
 
 class _Store(Protocol):
     """One backend: each call is atomic with respect to every other call on the same store."""
@@ -105,6 +136,7 @@ class _Store(Protocol):
     async def online(self, lobby_ids: list[int]) -> dict[int, list[int]]: ...
     async def refresh(self, entries: Entries) -> None: ...
     async def remove(self, entries: Entries) -> None: ...
+    async def reap(self, lobby_ids: list[int]) -> dict[int, list[int]]: ...
     async def close(self) -> None: ...
 
 
@@ -157,6 +189,9 @@ class _MemoryStore:
             if not stored:
                 self._lobbies.pop(lobby_id, None)
 
+    async def reap(self, lobby_ids: list[int]) -> dict[int, list[int]]:  # noqa: ARG002 (the protocol's)
+        return {}  # see the module's docstring: one process never outlives its own entries
+
     async def close(self) -> None:
         self._lobbies.clear()
 
@@ -169,8 +204,9 @@ class _MemoryStore:
 
 
 # Every script starts with LUA_PRELUDE (`now`, Redis's time in milliseconds, and
-# keep_at_least()) and live_entry_of(), and keeps dead entries for one more ttl
-# (the grace) so that their own heartbeat can revive them.
+# keep_at_least()) and live_entry_of(). Only _REAP removes dead entries, once
+# they have been dead for one more ttl (the grace, when their own heartbeat can
+# still revive them), and it reports whom it removed.
 # Finding a user's entries scans the lobby's live ones: a lobby holds at most
 # 64 members (`maxParticipants`), so one key per lobby beats an index per user.
 _LIVE_ENTRY_OF = """
@@ -185,7 +221,6 @@ end
 # KEYS: the lobby; ARGV: member, "user_id:", ttl ms. Returns 1 when no live entry of the user was there.
 _JOIN = """
 local ttl = tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - ttl)
 local first = not live_entry_of(KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
 keep_at_least(KEYS[1], 2 * ttl)
@@ -195,7 +230,6 @@ return first and 1 or 0
 # KEYS: the lobby; ARGV: member, "user_id:", ttl ms. Returns 1 when it was there and no other live one is.
 _LEAVE = """
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[3]))
 if removed == 1 and not live_entry_of(KEYS[1], ARGV[2]) then return 1 end
 return 0
 """
@@ -205,6 +239,27 @@ _REFRESH = """
 local ttl = tonumber(ARGV[1])
 for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', now + ttl, ARGV[i]) end
 keep_at_least(KEYS[1], 2 * ttl)
+"""
+
+# KEYS: the lobby; ARGV: ttl ms. Removes the entries beyond revival; returns the "user_id:"
+# prefixes of those users with no entry left in the lobby, each once.
+_REAP = """
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))
+if #dead == 0 then return {} end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))
+local remaining = {}
+for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+    remaining[string.match(member, '^[^:]*:')] = true
+end
+local gone = {}
+for _, member in ipairs(dead) do
+    local prefix = string.match(member, '^[^:]*:')
+    if not remaining[prefix] then
+        remaining[prefix] = true
+        gone[#gone + 1] = prefix
+    end
+end
+return gone
 """
 
 # KEYS: the lobbies. Returns the live members of each.
@@ -226,6 +281,7 @@ class _RedisStore:
         self._leave = register(prelude + _LEAVE)
         self._refresh = register(prelude + _REFRESH)
         self._online = register(prelude + _ONLINE)
+        self._reap = register(prelude + _REAP)
 
     async def join(self, lobby_id: int, user_id: int, connection_id: str) -> bool:
         with unavailable(PresenceUnavailable, "presence"):
@@ -262,6 +318,18 @@ class _RedisStore:
                         *(f"{user_id}:{connection_id}" for user_id, connection_id in mine),
                     )
                 await pipe.execute()
+
+    async def reap(self, lobby_ids: list[int]) -> dict[int, list[int]]:
+        with unavailable(PresenceUnavailable, "presence"):
+            async with self._client.pipeline(transaction=False) as pipe:
+                for lobby_id in lobby_ids:
+                    await self._reap([self._key(lobby_id)], [self._ttl_ms], client=pipe)
+                results = await pipe.execute()
+        return {
+            lobby_id: [int(prefix[:-1]) for prefix in gone]
+            for lobby_id, gone in zip(lobby_ids, results, strict=True)
+            if gone
+        }
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -172,6 +172,14 @@ async def _leave_presence(res: Resources, lobby_id: int, user: User, connection_
         await _publish_presence(res, lobby_id, user, joined=False)
 
 
+async def reaped_presence(res: Resources, lobby_id: int, user_ids: list[int]) -> None:
+    """Presence's `on_gone`: users whose process died without leaving leave as a last leave does."""
+    async with res.sessions() as session:
+        users = await lobby_queries.users_by_id(session, user_ids)
+    for user in users.values():
+        await _publish_presence(res, lobby_id, user, joined=False)
+
+
 async def _publish_presence(res: Resources, lobby_id: int, user: User, *, joined: bool) -> None:
     batch = EventBatch()
     batch.presence(lobby_id, user, joined=joined)
