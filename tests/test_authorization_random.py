@@ -62,7 +62,7 @@ from tests.realtime import MESSAGES, ONLINE_USERS, SEND_MESSAGE, SET_TYPING, Liv
 from tests.servers import ServerProcess
 from tests.test_scale_out import make_cluster
 
-STEPS = int(os.environ.get("PREMIUMCHAT_AUTHZ_STEPS", "150"))
+STEPS = int(os.environ.get("PREMIUMCHAT_AUTHZ_STEPS", "100"))
 SEED = os.environ.get("PREMIUMCHAT_AUTHZ_SEED")
 WAIT = 10.0
 PASSWORD = "open-sesame"
