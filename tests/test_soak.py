@@ -1,0 +1,60 @@
+"""The soak at full size for 60 s: 2,000 subscribed sockets over 200 lobbies, a sender per lobby at
+the default message rate limit, on PostgreSQL and Redis with a real server process.
+
+It asserts what must hold however loaded the machine is: no delivery lost or duplicated, no
+acknowledged message missing from the database, the server's RSS flat after its warm-up, and every
+gauge back to idle once the sockets are gone. How fast it went is a benchmark figure, never asserted
+(`python -m bench soak` runs the 10-minute version). SOAK_SECONDS overrides the 60 s.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from bench.soak import RSS_TOLERANCE_MIB_PER_MIN, soak_once
+from tests import services
+
+SECONDS = float(os.environ.get("SOAK_SECONDS", "60"))
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.timeout(SECONDS + 300)
+async def test_two_thousand_sockets_at_the_rate_limit() -> None:
+    base = services.POSTGRES_URL or services.DEFAULT_POSTGRES_URL
+    if not services.reachable(base, 5432):
+        services.unavailable("PostgreSQL", base)
+    if shutil.which("redis-server") is None:
+        services.unavailable("redis-server (for a private Redis)", "$PATH")
+
+    record = await soak_once(base_url=base, sockets=2000, lobbies=200, duration=SECONDS)
+
+    # Everyone was there and every message was accepted: the senders keep to the rate limit.
+    assert record["gauges_during"]["websocket_connections"] == 2000, record
+    assert record["gauges_during"]["subscriptions_lobbyEvents"] == 2000, record
+    assert record["gauges_during"]["lobbies_with_subscribers"] == 200, record
+    assert record["messages_sent"] > 0, record
+    assert record["send_errors"] == {}, record
+    assert record["acked_not_persisted"] == 0, record
+    assert record["persisted_not_acked"] == 0, record
+    # Every persisted message on every socket of its lobby, once.
+    assert record["sockets_dropped"] == 0, record
+    assert record["deliveries_expected"] == record["messages_sent"] * 10, record
+    assert record["deliveries_received"] == record["deliveries_expected"], record
+    assert record["lost"] == 0, record
+    assert record["duplicated"] == 0, record
+    assert record["unexpected"] == 0, record
+    assert record["stream_errors"] == {}, record
+    # Memory flat once warm.
+    assert record["rss_fit_samples"] >= 10, record
+    assert abs(record["rss_slope_mib_per_min"]) <= RSS_TOLERANCE_MIB_PER_MIN, record
+    # Nothing left behind: sockets, subscriptions, lobbies and tasks back to idle.
+    after, idle = record["gauges_after"], record["gauges_idle"]
+    assert after["websocket_connections"] == 0, record
+    assert after["subscriptions_lobbyEvents"] == 0, record
+    assert after["subscriptions_lobbyListUpdates"] == 0, record
+    assert after["lobbies_with_subscribers"] == 0, record
+    assert after["asyncio_tasks"] <= idle["asyncio_tasks"], record
