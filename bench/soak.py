@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -71,6 +72,7 @@ from bench.infra import (
 )
 from premiumchat.config import Settings
 from premiumchat.metrics import STREAMS
+from premiumchat.schema.sharing import MAX_KEPT
 
 # A sender's next message leaves this long after a full window since an answered one.
 LIMIT_MARGIN_SECONDS = 0.01
@@ -78,6 +80,13 @@ WARM_ROUNDS = 10
 # Between warm-up rounds: longer than the rate window, so warm-ups are never refused either.
 WARM_ROUND_SECONDS = 2.5
 SETTLE_SECONDS = 30.0
+# The server keeps its last 4,096 decoded events (schema/events.decode) and shared subscription
+# results (schema/sharing.RESULTS) per process: its RSS grows until they are full, which a short
+# run at ~100 messages/s would mistake for a leak. So before measuring, this many warm-up
+# messages pass through them, while three sockets per lobby are open (less fan-out work): two
+# of them send in turn, so every event has a sender's and another member's result, as later.
+PREFILL_MESSAGES = MAX_KEPT + MAX_KEPT // 8
+PREFILL_IN_FLIGHT = 20
 # MiB per minute after the warm-up; the reasoning is in the report of the runs (bench/README.md).
 RSS_TOLERANCE_MIB_PER_MIN = 2.0
 GAUGES = {
@@ -156,6 +165,28 @@ async def warm_up(server: Server, subscribers: list[Subscriber]) -> None:
             raise RuntimeError(f"{cold} subscriptions never went live")
     finally:
         await asyncio.gather(*(connection.close() for connection in connections))
+
+
+async def prefill(subscribers: list[Subscriber], count: int, *, limit: int, window: float) -> None:
+    """`count` warm-up messages from the given subscribers over their own sockets, within the rate limit."""
+    left = [count]
+    # A few in flight, like the measured senders' pace would have: hundreds at once only queue
+    # for the server's 30 database connections (a wait over 30 s is an INTERNAL error).
+    gate = asyncio.Semaphore(PREFILL_IN_FLIGHT)
+
+    async def one(subscriber: Subscriber) -> None:
+        answered: deque[float] = deque(maxlen=limit)
+        while left[0] > 0:
+            left[0] -= 1
+            if len(answered) == limit:
+                await asyncio.sleep(answered[0] + window + LIMIT_MARGIN_SECONDS - time.perf_counter())
+            async with gate:
+                answer = await subscriber.socket.execute(SEND_MESSAGE, _variables(subscriber.lobby, "w", 0))
+            if answer.get("errors"):
+                raise RuntimeError(f"prefill send failed: {answer['errors']}")
+            answered.append(time.perf_counter())
+
+    await asyncio.gather(*(one(subscriber) for subscriber in subscribers))
 
 
 async def limited_sender(
@@ -276,6 +307,11 @@ async def soak_once(
                             seed_value=seed_value,
                         )
                     )
+                except BaseException:
+                    kept = Path(tempfile.gettempdir()) / f"premiumchat-soak-{server.port}.log"
+                    shutil.copyfile(server.log_path, kept)
+                    _say(f"the run failed; the server's log is kept in {kept}")
+                    raise
                 finally:
                     server.stop()
                     if server.process is not None and server.process.returncode not in (0, -15):
@@ -303,14 +339,24 @@ async def _soak(
 ) -> dict[str, Any]:
     idle = await gauges(server)
     tally = Tally()
-    pairs = [(lobby, user) for lobby in world for user in lobby.members]
-    opened = time.perf_counter()
-    subscribers = await open_subscribers(server, pairs, tally)
-    _say(f"{len(subscribers)} sockets open in {time.perf_counter() - opened:.1f} s; warming up")
     log = SendLog()
     samples: list[tuple[float, float]] = []
     connections: list[HttpConnection] = []
+    subscribers: list[Subscriber] = []
     try:
+        first = [(lobby, user) for lobby in world for user in lobby.members[:3]]
+        subscribers += await open_subscribers(server, first, tally)
+        await warm_up(server, subscribers)
+        filled = time.perf_counter()
+        fillers = [s for s in subscribers if s.user.id != s.lobby.members[0].id]
+        await prefill(fillers, PREFILL_MESSAGES, limit=limit, window=window)
+        prefill_s = time.perf_counter() - filled
+        rss_prefilled = server.rss_bytes() / 2**20
+        _say(f"{PREFILL_MESSAGES} prefill messages in {prefill_s:.1f} s; opening the other sockets")
+        opened = time.perf_counter()
+        others = [(lobby, user) for lobby in world for user in lobby.members[3:]]
+        subscribers += await open_subscribers(server, others, tally)
+        _say(f"{len(subscribers)} sockets open in {time.perf_counter() - opened:.1f} s; warming up")
         await warm_up(server, subscribers)
         # The warm-up senders' own hits leave the rate window before the measured sends start.
         await asyncio.sleep(window + LIMIT_MARGIN_SECONDS)
@@ -395,11 +441,15 @@ async def _soak(
         "rss_warmup_s": warmup,
         "rss_samples": len(samples),
         "rss_fit_samples": len(fit),
+        "prefill_messages": PREFILL_MESSAGES,
+        "prefill_s": round(prefill_s, 1),
+        "rss_after_prefill_mib": round(rss_prefilled, 1),
         "rss_start_mib": round(samples[0][1], 1) if samples else None,
         "rss_after_warmup_mib": round(fit[0][1], 1) if fit else None,
         "rss_end_mib": round(rss_end, 1),
         "rss_max_mib": round(max(v for _, v in samples), 1) if samples else None,
         "rss_slope_mib_per_min": round(slope, 3) if slope is not None else None,
+        "rss_trace_mib": [round(v, 1) for _, v in samples],
         "server_cpu_pct": round(cpu_percent(server_cpu, server_cpu_after), 1),
         "loadgen_cpu_pct": round(cpu_percent(own_cpu, own_cpu_after), 1),
         "gauges_idle": idle,
