@@ -65,8 +65,9 @@ def test_gauges_back_to_idle_after_everyone_disconnects(record: dict[str, Any]) 
 
 
 @pytest.mark.xfail(
-    reason="the server's RSS grows ~27-39 MiB/min with 2,000 sockets, with time more than with messages "
-    "(10 min over sockets: 314 -> 638 MiB, 53,802 messages; 150 s over HTTP: 313 -> 422 MiB, 6,037)",
+    reason="the server's RSS grows ~27-39 MiB/min under this traffic, not in proportion to messages "
+    "(10 min over sockets: 314 -> 638 MiB, 53,802 messages; 150 s over HTTP: 313 -> 422 MiB, 6,037); "
+    "2,000 idle subscribed sockets stay flat",
     strict=True,
 )
 def test_server_rss_is_flat_after_warm_up(record: dict[str, Any]) -> None:
