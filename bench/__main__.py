@@ -1,4 +1,4 @@
-"""python -m bench fanout | idle | lobbies: one JSON line per measured run on stdout.
+"""python -m bench fanout | idle | lobbies | soak: one JSON line per measured run on stdout.
 
 Every run gets its own PostgreSQL database (created, migrated, dropped) and its
 own redis-server on a free port; the server under test is pinned to core 0
@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from bench import fanout, lobbylist, seed
+from bench import fanout, lobbylist, seed, soak
 from bench.infra import (
     DEFAULT_POSTGRES_URL,
     LOADGEN_CORE,
@@ -258,6 +258,25 @@ async def cmd_lobbies(args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_soak(args: argparse.Namespace) -> int:
+    say(f"soak: {args.sockets} sockets over {args.lobbies} lobbies, {args.duration:g} s")
+    record = {"bench": "soak", "server": "premiumchat", **_context()}
+    record.update(
+        await soak.soak_once(
+            base_url=args.postgres_url,
+            sockets=args.sockets,
+            lobbies=args.lobbies,
+            duration=args.duration,
+            senders_per_lobby=args.senders_per_lobby,
+            transport=args.transport,
+            rss_tolerance=args.rss_tolerance,
+        )
+    )
+    emit(record)
+    healthy = record["lost"] == 0 and record["duplicated"] == 0 and record["rss_flat"]
+    return 0 if healthy else 1
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n", 1)[0])
     root.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL))
@@ -288,6 +307,17 @@ def parser() -> argparse.ArgumentParser:
     lobbies.add_argument("--count", type=int, default=10_000)
     lobbies.add_argument("--requests", type=int, default=500)
     lobbies.set_defaults(func=cmd_lobbies)
+
+    run = commands.add_parser(
+        "soak", help="sockets and senders at the rate limit for minutes: loss, RSS, cleanup"
+    )
+    run.add_argument("--sockets", type=int, default=2000)
+    run.add_argument("--lobbies", type=int, default=200)
+    run.add_argument("--duration", type=float, default=600.0, help="seconds of sending")
+    run.add_argument("--senders-per-lobby", type=int, default=1)
+    run.add_argument("--transport", choices=["ws", "http"], default="ws")
+    run.add_argument("--rss-tolerance", type=float, default=soak.RSS_TOLERANCE_MIB_PER_MIN, help="MiB/min")
+    run.set_defaults(func=cmd_soak)
     return root
 
 

@@ -6,6 +6,7 @@ own numbers and a scrape reaches one of them (multiprocess mode is not used).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import Counter as Tally
 from collections.abc import AsyncIterator, Iterator
@@ -62,6 +63,14 @@ class Metrics:
             "Lobbies with at least one lobbyEvents subscriber on this process.",
             registry=registry,
         )
+        # Read on scrape (the scrape's own task included): with every socket gone it is back to
+        # its idle level, or something left a task running.
+        self.asyncio_tasks = Gauge(
+            "premiumchat_asyncio_tasks",
+            "asyncio tasks alive in this process, read on scrape.",
+            registry=registry,
+        )
+        self.asyncio_tasks.set_function(_asyncio_task_count)
         self.events_delivered = Counter(
             "premiumchat_events_delivered",
             "Events yielded to subscribers, by stream.",
@@ -126,6 +135,13 @@ class Metrics:
                 aclose = getattr(events, "aclose", None)
                 if aclose is not None:
                     await aclose()
+
+
+def _asyncio_task_count() -> float:
+    try:
+        return float(len(asyncio.all_tasks()))
+    except RuntimeError:  # collected outside the event loop's thread: no loop to count
+        return float("nan")
 
 
 async def metrics_endpoint(request: Request) -> Response:

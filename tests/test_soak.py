@@ -1,0 +1,75 @@
+"""The soak at full size for 60 s: 2,000 subscribed sockets over 200 lobbies, a sender per lobby at
+the default message rate limit, on PostgreSQL and Redis with a real server process.
+
+One run (a module fixture), then what must hold however loaded the machine is: no delivery lost
+or duplicated, no acknowledged message missing from the database, every gauge back to idle once
+the sockets are gone, and the server's RSS flat after its warm-up. How fast it went is a
+benchmark figure, never asserted (`python -m bench soak` runs the 10-minute version).
+SOAK_SECONDS overrides the 60 s.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Any
+
+import pytest
+
+from bench.soak import RSS_TOLERANCE_MIB_PER_MIN, soak_once
+from tests import services
+
+SECONDS = float(os.environ.get("SOAK_SECONDS", "60"))
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+
+@pytest.fixture(scope="module")
+async def record() -> dict[str, Any]:
+    base = services.POSTGRES_URL or services.DEFAULT_POSTGRES_URL
+    if not services.reachable(base, 5432):
+        services.unavailable("PostgreSQL", base)
+    if shutil.which("redis-server") is None:
+        services.unavailable("redis-server (for a private Redis)", "$PATH")
+    return await soak_once(base_url=base, sockets=2000, lobbies=200, duration=SECONDS)
+
+
+@pytest.mark.timeout(SECONDS + 420)
+def test_every_persisted_message_reaches_every_socket_once(record: dict[str, Any]) -> None:
+    # Everyone was there and every message was accepted: the senders keep to the rate limit.
+    assert record["gauges_during"]["websocket_connections"] == 2000, record
+    assert record["gauges_during"]["subscriptions_lobbyEvents"] == 2000, record
+    assert record["gauges_during"]["lobbies_with_subscribers"] == 200, record
+    assert record["messages_sent"] > 0, record
+    assert record["send_errors"] == {}, record
+    assert record["acked_not_persisted"] == 0, record
+    assert record["persisted_not_acked"] == 0, record
+    assert record["sockets_dropped"] == 0, record
+    assert record["deliveries_expected"] == record["messages_sent"] * 10, record
+    assert record["deliveries_received"] == record["deliveries_expected"], record
+    assert record["lost"] == 0, record
+    assert record["duplicated"] == 0, record
+    assert record["unexpected"] == 0, record
+    assert record["stream_errors"] == {}, record
+
+
+def test_gauges_back_to_idle_after_everyone_disconnects(record: dict[str, Any]) -> None:
+    after, idle = record["gauges_after"], record["gauges_idle"]
+    assert after["websocket_connections"] == 0, record
+    assert after["subscriptions_lobbyEvents"] == 0, record
+    assert after["subscriptions_lobbyListUpdates"] == 0, record
+    assert after["lobbies_with_subscribers"] == 0, record
+    # 3 tasks per socket while connected; back to the level before any socket was opened.
+    assert record["gauges_during"]["asyncio_tasks"] > idle["asyncio_tasks"], record
+    assert after["asyncio_tasks"] <= idle["asyncio_tasks"], record
+
+
+@pytest.mark.xfail(
+    reason="the server's RSS grows ~27-39 MiB/min under this traffic, not in proportion to messages "
+    "(10 min over sockets: 314 -> 638 MiB, 53,802 messages; 150 s over HTTP: 313 -> 422 MiB, 6,037); "
+    "2,000 idle subscribed sockets stay flat",
+    strict=True,
+)
+def test_server_rss_is_flat_after_warm_up(record: dict[str, Any]) -> None:
+    assert record["rss_fit_samples"] >= 10, record
+    assert abs(record["rss_slope_mib_per_min"]) <= RSS_TOLERANCE_MIB_PER_MIN, record
