@@ -7,6 +7,7 @@ import logging
 import time
 import uuid
 from collections import deque
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import Any
 
@@ -32,8 +33,7 @@ from premiumchat.auth.tokens import bearer_token
 from premiumchat.config import Settings
 from premiumchat.context import Context
 from premiumchat.errors import Unauthenticated
-from premiumchat.realtime.bus import SubscriptionEnded
-from premiumchat.realtime.channels import user_channel
+from premiumchat.realtime.account_watch import AccountWatches
 from premiumchat.resources import Resources
 from premiumchat.schema.errors import INTERNAL_MESSAGE, is_unavailable, one_line
 from premiumchat.services import accounts
@@ -77,11 +77,10 @@ async def _take_connection_slot(resources: Resources, user_id: int, scope: Scope
 
 
 async def _release_socket(scope: Scope) -> None:
-    watcher: asyncio.Task[None] | None = scope.get(ACCOUNT_WATCHER)
-    if watcher is not None:
-        watcher.cancel()
-        with suppress(asyncio.CancelledError):
-            await watcher
+    watched: tuple[AccountWatches, int, WebSocket] | None = scope.get(ACCOUNT_WATCHER)
+    if watched is not None:
+        watches, user_id, websocket = watched
+        await watches.remove(user_id, websocket)
     slot: tuple[Resources, int, str] | None = scope.get(CONNECTION_SLOT)
     if slot is not None:
         resources, user_id, connection_id = slot
@@ -91,22 +90,12 @@ async def _release_socket(scope: Scope) -> None:
             logger.warning("socket slot of user %s not released: it expires by itself", user_id)
 
 
-async def _close_on_deactivation(
-    resources: Resources, user_id: int, websocket: WebSocket, watching: asyncio.Event
-) -> None:
-    try:
-        async with resources.bus.subscribe(user_channel(user_id)) as account_events:
-            watching.set()
-            async for message in account_events:
-                if orjson.loads(message).get("type") == "UserDeactivated":
-                    await websocket.close(code=WS_FORBIDDEN, reason="Account deactivated")
-                    return
-    except SubscriptionEnded:
-        # The bus lost Redis: every operation still re-reads the account, so a
-        # deactivated user can do nothing more on this socket.
-        logger.warning("stopped watching the account of user %s: the event bus was interrupted", user_id)
-    finally:
-        watching.set()
+def _deactivation_closer(websocket: WebSocket) -> Callable[[], Awaitable[None]]:
+    async def close() -> None:
+        with suppress(RuntimeError):  # already closed
+            await websocket.close(code=WS_FORBIDDEN, reason="Account deactivated")
+
+    return close
 
 
 class TooManyConnections(Exception):
@@ -343,10 +332,9 @@ class GraphQLView(GraphQL[Context, None]):
             raise SocketUnavailable from None
         context.socket_user_id = user.id
         # Deactivation closes the socket at once, whichever process it happens on.
-        watching = asyncio.Event()
-        context.request.scope[ACCOUNT_WATCHER] = asyncio.create_task(
-            _close_on_deactivation(context.resources, user.id, context.request, watching)
+        watches = AccountWatches.of(context.resources.bus)
+        context.request.scope[ACCOUNT_WATCHER] = (watches, user.id, context.request)
+        await watches.add(
+            user.id, context.request, _deactivation_closer(context.request), WATCH_START_TIMEOUT_SECONDS
         )
-        with suppress(TimeoutError):
-            await asyncio.wait_for(watching.wait(), WATCH_START_TIMEOUT_SECONDS)
         return await super().on_ws_connect(context)
