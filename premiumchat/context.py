@@ -60,13 +60,20 @@ class Context:
             self._user_task = asyncio.ensure_future(self._user_from_header())
         return await self._user_task
 
-    async def _user_from_header(self) -> User | None:
+    def _header_token(self) -> str | None:
+        """The access token of the `Authorization` header; None without one, UNAUTHENTICATED if malformed."""
         header = self.request.headers.get("authorization")
         if not header:
             return None
         token = bearer_token(header)
         if token is None:
             raise Unauthenticated("Send the access token as `Authorization: Bearer <token>`.")
+        return token
+
+    async def _user_from_header(self) -> User | None:
+        token = self._header_token()
+        if token is None:
+            return None
         return await accounts.authenticate(self.sessions, self.settings, token)
 
     async def claimed_user_id(self) -> int:
@@ -85,12 +92,9 @@ class Context:
                 raise Unauthenticated()
             assert user.id is not None
             return user.id
-        header = self.request.headers.get("authorization")
-        if not header:
-            raise Unauthenticated()
-        token = bearer_token(header)
+        token = self._header_token()
         if token is None:
-            raise Unauthenticated("Send the access token as `Authorization: Bearer <token>`.")
+            raise Unauthenticated()
         return tokens.decode(self.settings, token, TokenType.ACCESS).user_id
 
     def remember_user(self, user: User) -> None:
