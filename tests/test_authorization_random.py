@@ -41,6 +41,7 @@ from premiumchat.errors import Forbidden, LobbyNotOpen
 from premiumchat.resources import Resources
 from premiumchat.services.live import lobby_stream
 from tests.authz_model import MEMBER, LobbyState, Person, Signature, World, ends_stream, signature
+from tests.cluster import make_cluster
 from tests.graphql import GraphQLClient
 from tests.lobbies import (
     ADD_MODERATOR,
@@ -60,7 +61,6 @@ from tests.lobbies import (
 )
 from tests.realtime import MESSAGES, ONLINE_USERS, SEND_MESSAGE, SET_TYPING, LiveClient, Stream, unique_names
 from tests.servers import ServerProcess
-from tests.test_scale_out import make_cluster
 
 STEPS = int(os.environ.get("PREMIUMCHAT_AUTHZ_STEPS", "100"))
 SEED = os.environ.get("PREMIUMCHAT_AUTHZ_SEED")

@@ -25,13 +25,13 @@ import asyncpg
 import httpx
 import pytest
 
+from tests.cluster import Cluster, http_chat, live, live_both_ways, lobby_with, make_cluster
 from tests.databases import PostgresDatabases
 from tests.graphql import LOGIN, PASSWORD, GraphQLClient
 from tests.lobbies import Account, make_users
 from tests.postgres_cluster import PostgresCluster, start_private_postgres
 from tests.realtime import LOBBY_EVENTS, MESSAGES, SEND_MESSAGE, Chat, LiveClient, unique_names
 from tests.servers import ServerProcess
-from tests.test_scale_out import Cluster, http_chat, live, live_both_ways, lobby_with, make_cluster
 from tests.wsclient import LEGACY_WS, TRANSPORT_WS, RawSocket
 
 UNAVAILABLE = "temporarily unavailable"

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.cluster import Cluster, http_chat, lobby_with, make_cluster
 from tests.databases import PostgresDatabases
 from tests.extras import cast_in_lobby
 from tests.realtime import SEND_MESSAGE
-from tests.test_scale_out import Cluster, http_chat, lobby_with, make_cluster
 
 
 async def test_who_sets_slow_mode_and_its_bounds(database_url: str) -> None:
