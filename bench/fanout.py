@@ -111,33 +111,41 @@ def _variables(lobby: BenchLobby, tag: str, sent_ns: int) -> dict[str, Any]:
     return {"lobbyId": str(lobby.id), "content": f"{tag}:{sent_ns}{TEXT}"}
 
 
-async def warm_up(server: Server, subscribers: list[Subscriber]) -> None:
-    """Until every subscriber has received a message of its lobby: then every subscription is live."""
+async def warm_up(
+    server: Server, subscribers: list[Subscriber], *, rounds: int = WARM_ROUNDS, round_seconds: float = 0.5
+) -> None:
+    """Until every subscriber has received a message of its lobby: then every subscription is live.
+
+    A message per cold lobby a round, then up to `round_seconds` for them to arrive (long
+    enough, and the default rate limit never refuses a round).
+    """
     host, port = _host_port(server)
     by_lobby: dict[int, list[Subscriber]] = {}
     for subscriber in subscribers:
         by_lobby.setdefault(subscriber.lobby.id, []).append(subscriber)
     connections = [HttpConnection(host, port) for _ in range(min(20, len(by_lobby)))]
     try:
-        for _ in range(WARM_ROUNDS):
-            cold = [group for group in by_lobby.values() if not all(s.warm for s in group)]
-            if not cold:
+        for _ in range(rounds):
+            queue = [group for group in by_lobby.values() if not all(s.warm for s in group)]
+            if not queue:
                 return
-            queue = list(cold)
 
             async def worker(connection: HttpConnection, queue: list[list[Subscriber]] = queue) -> None:
                 while queue:
-                    group = queue.pop()
-                    sender = group[0].lobby.members[0]
-                    body = {"query": SEND_MESSAGE, "variables": _variables(group[0].lobby, "w", 0)}
-                    answer = await connection.post_json("/graphql", body, sender.token)
+                    lobby = queue.pop()[0].lobby
+                    body = {"query": SEND_MESSAGE, "variables": _variables(lobby, "w", 0)}
+                    answer = await connection.post_json("/graphql", body, lobby.members[0].token)
                     if answer.get("errors"):
                         raise RuntimeError(f"warm-up send failed: {answer['errors']}")
 
             await asyncio.gather(*(worker(connection) for connection in connections))
-            await asyncio.sleep(0.5)
-        cold_count = sum(1 for s in subscribers if not s.warm)
-        raise RuntimeError(f"{cold_count} subscriptions never went live")
+            sent = time.monotonic()
+            while time.monotonic() - sent < round_seconds:
+                if all(s.warm for s in subscribers):
+                    break
+                await asyncio.sleep(0.1)
+        if cold := sum(1 for s in subscribers if not s.warm):
+            raise RuntimeError(f"{cold} subscriptions never went live")
     finally:
         await asyncio.gather(*(connection.close() for connection in connections))
 

@@ -58,6 +58,7 @@ from bench.fanout import (
     _socket_send,
     _variables,
     open_subscribers,
+    warm_up,
 )
 from bench.infra import (
     DEFAULT_POSTGRES_URL,
@@ -130,41 +131,6 @@ async def settled_gauges(server: Server, idle_tasks: float) -> tuple[dict[str, f
         if settled or time.monotonic() - started > SETTLE_SECONDS:
             return values, round(time.monotonic() - started, 2)
         await asyncio.sleep(0.5)
-
-
-async def warm_up(server: Server, subscribers: list[Subscriber]) -> None:
-    """A warm-up message per cold lobby, a round every `WARM_ROUND_SECONDS`, until all are live.
-
-    Like `fanout.warm_up`, but its rounds are spaced so the default rate limit never refuses one.
-    """
-    by_lobby: dict[int, list[Subscriber]] = {}
-    for subscriber in subscribers:
-        by_lobby.setdefault(subscriber.lobby.id, []).append(subscriber)
-    connections = [HttpConnection(*_host_port(server)) for _ in range(min(20, len(by_lobby)))]
-    try:
-        for _ in range(WARM_ROUNDS):
-            queue = [group for group in by_lobby.values() if not all(s.warm for s in group)]
-            if not queue:
-                return
-            round_started = time.monotonic()
-
-            async def worker(connection: HttpConnection, queue: list[list[Subscriber]] = queue) -> None:
-                while queue:
-                    lobby = queue.pop()[0].lobby
-                    body = {"query": SEND_MESSAGE, "variables": _variables(lobby, "w", 0)}
-                    answer = await connection.post_json("/graphql", body, lobby.members[0].token)
-                    if answer.get("errors"):
-                        raise RuntimeError(f"warm-up send failed: {answer['errors']}")
-
-            await asyncio.gather(*(worker(connection) for connection in connections))
-            while time.monotonic() - round_started < WARM_ROUND_SECONDS:
-                if all(s.warm for s in subscribers):
-                    break
-                await asyncio.sleep(0.1)
-        if cold := sum(1 for s in subscribers if not s.warm):
-            raise RuntimeError(f"{cold} subscriptions never went live")
-    finally:
-        await asyncio.gather(*(connection.close() for connection in connections))
 
 
 async def prefill(subscribers: list[Subscriber], count: int, *, limit: int, window: float) -> None:
@@ -346,7 +312,7 @@ async def _soak(
     try:
         first = [(lobby, user) for lobby in world for user in lobby.members[:3]]
         subscribers += await open_subscribers(server, first, tally)
-        await warm_up(server, subscribers)
+        await warm_up(server, subscribers, rounds=WARM_ROUNDS, round_seconds=WARM_ROUND_SECONDS)
         filled = time.perf_counter()
         fillers = [s for s in subscribers if s.user.id != s.lobby.members[0].id]
         await prefill(fillers, PREFILL_MESSAGES, limit=limit, window=window)
@@ -357,7 +323,7 @@ async def _soak(
         others = [(lobby, user) for lobby in world for user in lobby.members[3:]]
         subscribers += await open_subscribers(server, others, tally)
         _say(f"{len(subscribers)} sockets open in {time.perf_counter() - opened:.1f} s; warming up")
-        await warm_up(server, subscribers)
+        await warm_up(server, subscribers, rounds=WARM_ROUNDS, round_seconds=WARM_ROUND_SECONDS)
         # The warm-up senders' own hits leave the rate window before the measured sends start.
         await asyncio.sleep(window + LIMIT_MARGIN_SECONDS)
         during = await gauges(server)
