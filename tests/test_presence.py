@@ -125,7 +125,7 @@ async def test_a_stalled_heartbeat_revives_its_entries_but_never_one_that_left(r
         assert await presence.join(1, 8, "left") is True
         assert await presence.leave(1, 8, "left") is True
         # A heartbeat that was on its way while "left" left arrives late.
-        await presence._store.refresh({1: [(8, "left")]})
+        await presence._store.beat({1: [(8, "left")]})
         assert await presence.online([1]) == {1: [7]}
 
         # The process stalls for longer than a ttl, then its heartbeat runs again.

@@ -116,9 +116,7 @@ class Presence:
         return await self._store.online(list(dict.fromkeys(lobby_ids)))
 
     async def _beat(self, entries: Entries) -> None:
-        # Refreshed first: none of this process's own entries is beyond revival when reaped.
-        await self._store.refresh(entries)
-        gone = await self._store.reap(list(entries))
+        gone = await self._store.beat(entries)
         for lobby_id, user_ids in gone.items():
             if self._on_gone is None:
                 continue
@@ -134,9 +132,12 @@ class _Store(Protocol):
     async def join(self, lobby_id: int, user_id: int, connection_id: str) -> bool: ...
     async def leave(self, lobby_id: int, user_id: int, connection_id: str) -> bool: ...
     async def online(self, lobby_ids: list[int]) -> dict[int, list[int]]: ...
-    async def refresh(self, entries: Entries) -> None: ...
+    async def beat(self, entries: Entries) -> dict[int, list[int]]:
+        """Refresh this process's entries, then reap their lobbies (refreshed first: none of
+        this process's own entries is beyond revival when reaped); the users gone, by lobby."""
+        ...
+
     async def remove(self, entries: Entries) -> None: ...
-    async def reap(self, lobby_ids: list[int]) -> dict[int, list[int]]: ...
     async def close(self) -> None: ...
 
 
@@ -173,13 +174,15 @@ class _MemoryStore:
             for lobby_id in lobby_ids
         }
 
-    async def refresh(self, entries: Entries) -> None:
+    async def beat(self, entries: Entries) -> dict[int, list[int]]:
+        # Nothing to reap: see the module's docstring, one process never outlives its own entries.
         expiry = time.monotonic() + self._ttl
         for lobby_id, mine in entries.items():
             stored = self._lobbies.get(lobby_id, {})
             for entry in mine:
                 if entry in stored:  # never revive one that left
                     stored[entry] = expiry
+        return {}
 
     async def remove(self, entries: Entries) -> None:
         for lobby_id, mine in entries.items():
@@ -188,9 +191,6 @@ class _MemoryStore:
                 stored.pop(entry, None)
             if not stored:
                 self._lobbies.pop(lobby_id, None)
-
-    async def reap(self, lobby_ids: list[int]) -> dict[int, list[int]]:  # noqa: ARG002 (the protocol's)
-        return {}  # see the module's docstring: one process never outlives its own entries
 
     async def close(self) -> None:
         self._lobbies.clear()
@@ -301,13 +301,23 @@ class _RedisStore:
             for lobby_id, live in zip(lobby_ids, members, strict=True)
         }
 
-    async def refresh(self, entries: Entries) -> None:
+    async def beat(self, entries: Entries) -> dict[int, list[int]]:
+        # One round trip: every refresh, then every reap, in one pipeline (Redis runs it in order).
+        lobby_ids = list(entries)
         with unavailable(PresenceUnavailable, "presence"):
             async with self._client.pipeline(transaction=False) as pipe:
                 for lobby_id, mine in entries.items():
                     members = [f"{user_id}:{connection_id}" for user_id, connection_id in mine]
                     await self._refresh([self._key(lobby_id)], [self._ttl_ms, *members], client=pipe)
-                await pipe.execute()
+                for lobby_id in lobby_ids:
+                    await self._reap([self._key(lobby_id)], [self._ttl_ms], client=pipe)
+                results = await pipe.execute()
+        reaped = results[len(lobby_ids) :]
+        return {
+            lobby_id: [int(prefix[:-1]) for prefix in gone]
+            for lobby_id, gone in zip(lobby_ids, reaped, strict=True)
+            if gone
+        }
 
     async def remove(self, entries: Entries) -> None:
         with unavailable(PresenceUnavailable, "presence"):
@@ -318,18 +328,6 @@ class _RedisStore:
                         *(f"{user_id}:{connection_id}" for user_id, connection_id in mine),
                     )
                 await pipe.execute()
-
-    async def reap(self, lobby_ids: list[int]) -> dict[int, list[int]]:
-        with unavailable(PresenceUnavailable, "presence"):
-            async with self._client.pipeline(transaction=False) as pipe:
-                for lobby_id in lobby_ids:
-                    await self._reap([self._key(lobby_id)], [self._ttl_ms], client=pipe)
-                results = await pipe.execute()
-        return {
-            lobby_id: [int(prefix[:-1]) for prefix in gone]
-            for lobby_id, gone in zip(lobby_ids, results, strict=True)
-            if gone
-        }
 
     async def close(self) -> None:
         await self._client.aclose()
