@@ -11,17 +11,37 @@ from __future__ import annotations
 import gc
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from graphql import GraphQLResolveInfoHelpers
+from graphql import GraphQLResolveInfoHelpers, parse
 from graphql.execution import Executor
+from graphql.execution.collect_fields import FieldDetails
+from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 
+from premiumchat.context import Context
+from premiumchat.db.models import Message, User
 from premiumchat.loaders import Loaders
+from premiumchat.realtime.events import EventBatch
+from premiumchat.resources import Resources
+from premiumchat.schema.events import decode
+from premiumchat.schema.root import build_schema
+from premiumchat.schema.sharing import SharedEventExecutor
+from premiumchat.timeutil import utcnow
 from tests.lobbies import app_with, make_users
 from tests.realtime import Chat
 
 OPERATIONS = 20
+EVENTS = 200
+LOBBY_EVENTS = """
+subscription LobbyEvents($lobbyId: ID!) {
+  lobbyEvents(lobbyId: $lobbyId) {
+    __typename lobbyId occurredAt
+    ... on ChatMessageEvent { message { id content createdAt clientMessageId sender { id username } } }
+  }
+}
+"""
 
 
 @pytest.fixture
@@ -71,3 +91,54 @@ async def test_operations_leave_no_executor_in_a_reference_cycle(
     # ... and each HTTP request its DataLoaders (each loader's function held the Loaders).
     loaders = [o for o in cycles_kept if isinstance(o, Loaders | DataLoader)]
     assert loaders == [], in_cycles.most_common(20)
+
+
+def _socket_context(resources: Resources, user_id: int) -> Context:
+    async def unused(*_: Any) -> Any:
+        raise AssertionError("not used")
+
+    scope = {"type": "websocket", "path": "/graphql", "headers": [], "query_string": b""}
+    return Context(resources=resources, request=WebSocket(scope, unused, unused), socket_user_id=user_id)
+
+
+def _chat_events(lobby_id: int, first: int, count: int) -> list[Any]:
+    """`count` distinct message events, decoded as the bus decodes them."""
+    sender = User(id=7, username="sender", is_premium=False, is_staff=False, created_at=utcnow())
+    batch = EventBatch()
+    for number in range(first, first + count):
+        message = Message(id=number, lobby_id=lobby_id, sender_id=7, content=f"m {number}", created_at=utcnow())
+        batch.chat_message(message, sender)
+    return [decode(item.message)[1] for item in batch.items]
+
+
+def _alive(kind: type) -> int:
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if type(o) is kind)
+
+
+async def test_a_subscription_keeps_nothing_per_event_it_delivered(resources: Resources) -> None:
+    # One socket's lobbyEvents subscription, as the server runs it: one executor for the
+    # subscription, a per-event copy for each event that reaches it.
+    schema = build_schema(resources.settings)._schema
+    subscription = SharedEventExecutor.build(
+        schema,
+        parse(LOBBY_EVENTS),
+        context_value=_socket_context(resources, user_id=8),
+        raw_variable_values={"lobbyId": "1"},
+    )
+    assert not isinstance(subscription, list), subscription
+
+    async def deliver(events: list[Any]) -> None:
+        for event in events:  # distinct events: each is executed, none is a shared result
+            result = subscription.build_per_event_executor(event).execute_operation(False)
+            if subscription.is_awaitable(result):
+                result = await result
+            assert not result.errors and result.data["lobbyEvents"]["message"]["id"], result
+
+    await deliver(_chat_events(1, 1, 10))
+    before = _alive(FieldDetails)
+    await deliver(_chat_events(1, 11, EVENTS))
+    # Before: every executed event left its collected subfields (12 FieldDetails with this
+    # document, and the lists and dicts around them) in the subscription's executor until the
+    # socket closed.
+    assert _alive(FieldDetails) - before < EVENTS // 10
