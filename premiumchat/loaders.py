@@ -53,8 +53,12 @@ class Loaders:
         missing: V,
         cache: bool,
     ) -> DataLoader[K, V]:
+        # Not `self._sessions` inside `load`: the loader would hold this object, which holds the
+        # loader, a cycle per request that only the cyclic collector frees (tests/test_memory.py).
+        sessions = self._sessions
+
         async def load(keys: list[K]) -> list[V]:
-            async with self._sessions() as session:
+            async with sessions() as session:
                 found = await fetch(session, keys)
             return [found.get(key, missing) for key in keys]
 

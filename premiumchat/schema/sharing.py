@@ -27,11 +27,14 @@ result, over every event type and a range of selections.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import OrderedDict
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import orjson
-from graphql import ExecutionResult
+from graphql import ExecutionResult, GraphQLResolveInfoHelpers
+from graphql.pyutils import gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from premiumchat.context import Context
@@ -125,12 +128,43 @@ class _Reused:
         return self.result
 
 
+def _helpers_without_cycle(executor: SharedEventExecutor) -> GraphQLResolveInfoHelpers:
+    """`info.async_helpers` as graphql-core builds them, but reaching the executor through a weak reference.
+
+    graphql-core binds them to its executor (`gather_async_work`, `track_async_work`): executor ->
+    helpers -> bound method -> executor, a reference cycle for every operation, which then only the
+    cyclic collector frees, with everything the executor holds (about 40 objects, 5 KB). A send
+    outlives the young collections while it waits for the database, so under load those cycles
+    reach the oldest generation, which the server collects rarely (FULL_COLLECTION_EVERY): the
+    soak's RSS grew by about 5 KB per message (docs/RELIABILITY.md, part 4). Without the cycle the
+    executor is freed by reference counting as soon as its operation is done.
+    """
+    ref = weakref.ref(executor)
+
+    def gather(values: Sequence[Awaitable[Any]]) -> Awaitable[list[Any]]:
+        live = ref()
+        return live.gather_async_work(values) if live is not None else gather_with_cancel(*values)
+
+    def track(values: Sequence[Any]) -> None:
+        # Resolvers run while their executor runs them, so it is alive whenever they call this.
+        live = ref()
+        if live is not None:
+            live.track_async_work(values)
+
+    return GraphQLResolveInfoHelpers(gather=gather, track=track)
+
+
 class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor, reusing identical subscription event results across subscribers."""
 
     _per_event = False
     # The subscription's part of the key: None until computed, b"" when it cannot be shared.
     _variables_key: bytes | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Per-event copies share these, as they share the rest of the operation's state.
+        self.async_helpers = _helpers_without_cycle(self)
 
     def _shared_variables(self) -> bytes:
         if self._variables_key is None:
@@ -155,6 +189,12 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
                 return _Reused(found)
         executor: SharedEventExecutor = super().build_per_event_executor(payload)  # type: ignore[assignment]
         executor._per_event = bool(variables)
+        # graphql-core's copy shares the subscription's memo of collected subfields, keyed by the
+        # identity of field lists that each event's execution builds anew and the memo keeps
+        # alive: an entry per executed event for as long as the socket stays subscribed (the
+        # soak's RSS grew by about 3 KB per message). One memo per event: it still serves the
+        # items of a list within the event, which is what it is for.
+        executor._relevant_sub_fields = {}
         return executor
 
     def execute_operation(self, serially: bool | None = None) -> Any:
