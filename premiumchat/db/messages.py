@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, and_, bindparam, func, inspect, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, inspect, null, or_, select, update
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -138,7 +138,7 @@ INSERT = direct.Statement(
 RELEASE_CLIENT_ID = direct.Statement(
     update(_messages)
     .where(_messages.c.id == bindparam("message_id", type_=_messages.c.id.type))
-    .values(client_message_id=None),
+    .values(client_message_id=null()),
     (),
 )
 
