@@ -82,6 +82,11 @@ class DirectConnection:
         self._open = False
         self._integrity_errors = _integrity_errors(self._postgresql)
 
+    @property
+    def writes_in_cte(self) -> bool:
+        """Whether a WITH clause may insert (PostgreSQL): a read and a write then share a round trip."""
+        return self._postgresql
+
     @classmethod
     async def of(cls, connection: AsyncConnection) -> DirectConnection:
         return cls(connection, (await connection.get_raw_connection()).driver_connection)

@@ -101,7 +101,10 @@ _LOBBY_KEYS = tuple(column.key for column in _lobbies.c)
 _MESSAGE_KEYS = tuple(column.key for column in _messages.c)
 _access_columns = (*_users.c, *_lobbies.c, _members.c.role, _mutes.c.id, _mutes.c.expires_at, *_earlier.c)
 _lobby_id = bindparam("lobby_id", type_=_lobbies.c.id.type)
-SEND_ACCESS = direct.Statement(
+_user_id = bindparam("user_id", type_=_users.c.id.type)
+_client_id = bindparam("client_id", type_=_earlier.c.client_message_id.type)
+_now = bindparam("now", type_=_mutes.c.expires_at.type)
+_access = (
     select(*_access_columns)
     .select_from(_users)
     .outerjoin(_lobbies, _lobbies.c.id == _lobby_id)
@@ -111,10 +114,7 @@ SEND_ACCESS = direct.Statement(
         and_(
             _mutes.c.lobby_id == _lobbies.c.id,
             _mutes.c.user_id == _users.c.id,
-            or_(
-                _mutes.c.expires_at.is_(None),
-                _mutes.c.expires_at > bindparam("now", type_=_mutes.c.expires_at.type),
-            ),
+            or_(_mutes.c.expires_at.is_(None), _mutes.c.expires_at > _now),
         ),
     )
     .outerjoin(
@@ -123,12 +123,47 @@ SEND_ACCESS = direct.Statement(
             _earlier.c.lobby_id == _lobbies.c.id,
             _earlier.c.sender_id == _users.c.id,
             # NULL (no client id) matches nothing.
-            _earlier.c.client_message_id == bindparam("client_id", type_=_earlier.c.client_message_id.type),
+            _earlier.c.client_message_id == _client_id,
         ),
     )
-    .where(_users.c.id == bindparam("user_id", type_=_users.c.id.type)),
-    _access_columns,
+    .where(_users.c.id == _user_id)
 )
+SEND_ACCESS = direct.Statement(_access, _access_columns)
+
+
+def _access_then_insert() -> direct.Statement:
+    """The access read, inserting the message in the same round trip (PostgreSQL: a CTE may write).
+
+    The insert needs only what the statement itself needs: the user and the lobby exist (its
+    foreign keys) and no earlier message holds the client id (its unique constraint). Every
+    rule is the caller's to check on the row read; a refusal rolls the insert back with the
+    transaction.
+    """
+    access = _access.cte("access")
+    read = list(access.c)
+    lobby_found = read[len(_USER_KEYS)]
+    earlier_id = read[len(_USER_KEYS) + len(_LOBBY_KEYS) + 3]
+    inserted = (
+        sa_insert(_messages)
+        .from_select(
+            list(_INSERTED),
+            select(
+                _lobby_id,
+                _user_id,
+                bindparam("content", type_=_messages.c.content.type),
+                bindparam("created_at", type_=_messages.c.created_at.type),
+                bindparam("deleted", type_=_messages.c.deleted.type),
+                _client_id,
+            ).where(lobby_found.is_not(None), earlier_id.is_(None)),
+        )
+        .returning(_messages.c.id)
+        .cte("inserted")
+    )
+    new_id = select(inserted.c.id).scalar_subquery()
+    return direct.Statement(select(*read, new_id), (*_access_columns, _messages.c.id))
+
+
+SEND_ACCESS_THEN_INSERT = _access_then_insert()
 INSERT = direct.Statement(
     sa_insert(_messages)
     .values({key: bindparam(key, type_=_messages.c[key].type) for key in _INSERTED})
@@ -156,21 +191,36 @@ class SendAccess:
     earlier: Message | None
 
 
-async def send_access(
-    db: direct.DirectConnection, user_id: int, lobby_id: int, client_id: str | None, now: datetime
-) -> SendAccess | None:
+async def send_access(db: direct.DirectConnection, message: Message, now: datetime) -> SendAccess | None:
     """Account, lobby, membership, any active mute and a retry's original in one round trip.
 
-    None: no such user.
+    None: no such user. Where the database can (PostgreSQL), the same round trip inserts
+    `message` tentatively and sets its id, unless the lobby does not exist or an earlier
+    message holds its client id: the caller checks everything on what was read and rolls
+    back on a refusal, and inserts the message itself when `message.id` is still None.
     """
-    rows = await db.fetch(SEND_ACCESS, user_id=user_id, lobby_id=lobby_id, client_id=client_id, now=now)
+    user_id, lobby_id, client_id = message.sender_id, message.lobby_id, message.client_message_id
+    params = {"user_id": user_id, "lobby_id": lobby_id, "client_id": client_id, "now": now}
+    if db.writes_in_cte:
+        rows = await db.fetch(
+            SEND_ACCESS_THEN_INSERT,
+            **params,
+            content=message.content,
+            created_at=message.created_at,
+            deleted=message.deleted,
+        )
+    else:
+        rows = await db.fetch(SEND_ACCESS, **params)
     if not rows:
         return None
     row = rows[0]
     users_end = len(_USER_KEYS)
     lobbies_end = users_end + len(_LOBBY_KEYS)
     role, mute_id, mute_expires_at = row[lobbies_end : lobbies_end + 3]
-    earlier_values = row[lobbies_end + 3 :]
+    messages_end = lobbies_end + 3 + len(_MESSAGE_KEYS)
+    earlier_values = row[lobbies_end + 3 : messages_end]
+    if db.writes_in_cte:
+        message.id = row[messages_end]
     return SendAccess(
         user=direct.load(User, _USER_KEYS, row[:users_end]),
         lobby=None if row[users_end] is None else direct.load(Lobby, _LOBBY_KEYS, row[users_end:lobbies_end]),

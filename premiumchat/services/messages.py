@@ -99,8 +99,17 @@ async def _send(
     settings = res.settings
     batch = EventBatch()
     now = utcnow()
-    # The checks of accounts.authenticate_user_id and access.lobby_and_role, in their order.
-    access = await queries.send_access(db, user_id, lobby_id, client_id, now)
+    message = Message(
+        lobby_id=lobby_id,
+        sender_id=user_id,
+        content=content,
+        created_at=now,
+        client_message_id=client_id,
+    )
+    # The checks of accounts.authenticate_user_id and access.lobby_and_role, in their order, on
+    # one read; on PostgreSQL the same round trip inserts the message, which a refusal below
+    # rolls back with the transaction (see db/messages.py).
+    access = await queries.send_access(db, message, now)
     if access is None:
         raise Unauthenticated("Invalid or expired token: log in again.")
     actor = access.user
@@ -123,16 +132,10 @@ async def _send(
     if access.muted:
         raise Muted(access.mute_expires_at)
     chat_rules.require_allowed_content(lobby, actor, role, content)
-    message = Message(
-        lobby_id=lobby_id,
-        sender_id=user_id,
-        content=content,
-        created_at=now,
-        client_message_id=client_id,
-    )
     # The row first, then the limit: only an accepted message may cost a hit, and a
     # concurrent retry with the same client id waits here for this one's outcome.
-    await queries.insert(db, message)
+    if message.id is None:  # not inserted with the read (SQLite, or a client id just released)
+        await queries.insert(db, message)
     # Slow mode first: its one hit can be taken back if the global limit refuses, the
     # global limit's cannot, so a refused message costs neither.
     slowed = await chat_rules.enter_slow_mode(res, lobby, actor, role)
