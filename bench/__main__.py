@@ -133,6 +133,8 @@ async def fanout_once(
                                 work_dir,
                                 core=index,
                                 rate_limit_messages=BENCH_RATE_LIMIT,
+                                # A saturating sender over its socket would pass the per-socket flood limit.
+                                ws_rate_limit_messages=BENCH_RATE_LIMIT,
                                 **(server_settings or {}),
                             )
                         server.log_path = work_dir / f"{target}-{index}.log"

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, inspect, null, or_, select, update
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from premiumchat.db import direct
 from premiumchat.db.models import Lobby, LobbyMember, LobbyMute, Message, User
+
+# What a send writes; the other columns start NULL.
+_INSERTED = ("lobby_id", "sender_id", "content", "created_at", "deleted", "client_message_id")
 
 
 async def by_client_id(
@@ -24,11 +29,6 @@ async def by_client_id(
         )
     )
     return result.scalar_one_or_none()
-
-
-async def release_client_id(session: AsyncSession, message_id: int) -> None:
-    """Free an expired client id (older than the retry window) for reuse."""
-    await session.execute(update(Message).where(col(Message.id) == message_id).values(client_message_id=None))
 
 
 async def page_forward(
@@ -90,58 +90,153 @@ async def purge(
     return ids
 
 
+# The send path runs straight on the driver (see db/direct.py): its statements are built once, here.
+_users, _lobbies, _members, _mutes, _messages = (
+    cast(Table, inspect(model).local_table) for model in (User, Lobby, LobbyMember, LobbyMute, Message)
+)
+# A message of the sender in the lobby with the same client id, sent earlier (a retry's original).
+_earlier = _messages.alias("earlier")
+_USER_KEYS = tuple(column.key for column in _users.c)
+_LOBBY_KEYS = tuple(column.key for column in _lobbies.c)
+_MESSAGE_KEYS = tuple(column.key for column in _messages.c)
+_access_columns = (*_users.c, *_lobbies.c, _members.c.role, _mutes.c.id, _mutes.c.expires_at, *_earlier.c)
+_lobby_id = bindparam("lobby_id", type_=_lobbies.c.id.type)
+_user_id = bindparam("user_id", type_=_users.c.id.type)
+_client_id = bindparam("client_id", type_=_earlier.c.client_message_id.type)
+_now = bindparam("now", type_=_mutes.c.expires_at.type)
+_access = (
+    select(*_access_columns)
+    .select_from(_users)
+    .outerjoin(_lobbies, _lobbies.c.id == _lobby_id)
+    .outerjoin(_members, and_(_members.c.lobby_id == _lobbies.c.id, _members.c.user_id == _users.c.id))
+    .outerjoin(
+        _mutes,
+        and_(
+            _mutes.c.lobby_id == _lobbies.c.id,
+            _mutes.c.user_id == _users.c.id,
+            or_(_mutes.c.expires_at.is_(None), _mutes.c.expires_at > _now),
+        ),
+    )
+    .outerjoin(
+        _earlier,
+        and_(
+            _earlier.c.lobby_id == _lobbies.c.id,
+            _earlier.c.sender_id == _users.c.id,
+            # NULL (no client id) matches nothing.
+            _earlier.c.client_message_id == _client_id,
+        ),
+    )
+    .where(_users.c.id == _user_id)
+)
+SEND_ACCESS = direct.Statement(_access, _access_columns)
+
+
+def _access_then_insert() -> direct.Statement:
+    """The access read, inserting the message in the same round trip (PostgreSQL: a CTE may write).
+
+    The insert needs only what the statement itself needs: the user and the lobby exist (its
+    foreign keys) and no earlier message holds the client id (its unique constraint). Every
+    rule is the caller's to check on the row read; a refusal rolls the insert back with the
+    transaction.
+    """
+    access = _access.cte("access")
+    read = list(access.c)
+    lobby_found = read[len(_USER_KEYS)]
+    earlier_id = read[len(_USER_KEYS) + len(_LOBBY_KEYS) + 3]
+    inserted = (
+        sa_insert(_messages)
+        .from_select(
+            list(_INSERTED),
+            select(
+                _lobby_id,
+                _user_id,
+                bindparam("content", type_=_messages.c.content.type),
+                bindparam("created_at", type_=_messages.c.created_at.type),
+                bindparam("deleted", type_=_messages.c.deleted.type),
+                _client_id,
+            ).where(lobby_found.is_not(None), earlier_id.is_(None)),
+        )
+        .returning(_messages.c.id)
+        .cte("inserted")
+    )
+    new_id = select(inserted.c.id).scalar_subquery()
+    return direct.Statement(select(*read, new_id), (*_access_columns, _messages.c.id))
+
+
+SEND_ACCESS_THEN_INSERT = _access_then_insert()
+INSERT = direct.Statement(
+    sa_insert(_messages)
+    .values({key: bindparam(key, type_=_messages.c[key].type) for key in _INSERTED})
+    .returning(_messages.c.id),
+    (_messages.c.id,),
+)
+RELEASE_CLIENT_ID = direct.Statement(
+    update(_messages)
+    .where(_messages.c.id == bindparam("message_id", type_=_messages.c.id.type))
+    .values(client_message_id=null()),
+    (),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class SendAccess:
-    """What a send checks, read in one query: the sender, the lobby, the sender's role, an active mute."""
+    """What a send checks, read in one query: the sender, the lobby, the sender's role, an active mute,
+    and the sender's earlier message with the same client id."""
 
     user: User
     lobby: Lobby | None
     role: str | None
     muted: bool
     mute_expires_at: datetime | None
+    earlier: Message | None
 
 
-async def send_access(session: AsyncSession, user_id: int, lobby_id: int, now: datetime) -> SendAccess | None:
-    """Account, lobby, membership and any active mute in one round trip; None: no such user."""
-    result = await session.execute(
-        select(User, Lobby, col(LobbyMember.role), col(LobbyMute.id), col(LobbyMute.expires_at))
-        .select_from(User)
-        .outerjoin(Lobby, col(Lobby.id) == lobby_id)
-        .outerjoin(
-            LobbyMember,
-            and_(col(LobbyMember.lobby_id) == col(Lobby.id), col(LobbyMember.user_id) == col(User.id)),
-        )
-        .outerjoin(
-            LobbyMute,
-            and_(
-                col(LobbyMute.lobby_id) == col(Lobby.id),
-                col(LobbyMute.user_id) == col(User.id),
-                or_(col(LobbyMute.expires_at).is_(None), col(LobbyMute.expires_at) > now),
-            ),
-        )
-        .where(col(User.id) == user_id)
-    )
-    row = result.first()
-    if row is None:
-        return None
-    user, lobby, role, mute_id, mute_expires_at = row
-    return SendAccess(
-        user=user, lobby=lobby, role=role, muted=mute_id is not None, mute_expires_at=mute_expires_at
-    )
+async def send_access(db: direct.DirectConnection, message: Message, now: datetime) -> SendAccess | None:
+    """Account, lobby, membership, any active mute and a retry's original in one round trip.
 
-
-async def insert(session: AsyncSession, message: Message) -> None:
-    """Insert a new message and set its id (no unit of work: one INSERT … RETURNING)."""
-    result = await session.execute(
-        sa_insert(Message)
-        .values(
-            lobby_id=message.lobby_id,
-            sender_id=message.sender_id,
+    None: no such user. Where the database can (PostgreSQL), the same round trip inserts
+    `message` tentatively and sets its id, unless the lobby does not exist or an earlier
+    message holds its client id: the caller checks everything on what was read and rolls
+    back on a refusal, and inserts the message itself when `message.id` is still None.
+    """
+    user_id, lobby_id, client_id = message.sender_id, message.lobby_id, message.client_message_id
+    params = {"user_id": user_id, "lobby_id": lobby_id, "client_id": client_id, "now": now}
+    if db.writes_in_cte:
+        rows = await db.fetch(
+            SEND_ACCESS_THEN_INSERT,
+            **params,
             content=message.content,
             created_at=message.created_at,
             deleted=message.deleted,
-            client_message_id=message.client_message_id,
         )
-        .returning(col(Message.id))
+    else:
+        rows = await db.fetch(SEND_ACCESS, **params)
+    if not rows:
+        return None
+    row = rows[0]
+    users_end = len(_USER_KEYS)
+    lobbies_end = users_end + len(_LOBBY_KEYS)
+    role, mute_id, mute_expires_at = row[lobbies_end : lobbies_end + 3]
+    messages_end = lobbies_end + 3 + len(_MESSAGE_KEYS)
+    earlier_values = row[lobbies_end + 3 : messages_end]
+    if db.writes_in_cte:
+        message.id = row[messages_end]
+    return SendAccess(
+        user=direct.load(User, _USER_KEYS, row[:users_end]),
+        lobby=None if row[users_end] is None else direct.load(Lobby, _LOBBY_KEYS, row[users_end:lobbies_end]),
+        role=role,
+        muted=mute_id is not None,
+        mute_expires_at=mute_expires_at,
+        earlier=None if earlier_values[0] is None else direct.load(Message, _MESSAGE_KEYS, earlier_values),
     )
-    message.id = result.scalar_one()
+
+
+async def release_client_id(db: direct.DirectConnection, message_id: int) -> None:
+    """Free an expired client id (older than the retry window) for reuse."""
+    await db.fetch(RELEASE_CLIENT_ID, message_id=message_id)
+
+
+async def insert(db: direct.DirectConnection, message: Message) -> None:
+    """Insert a new message and set its id (one INSERT … RETURNING)."""
+    rows = await db.fetch(INSERT, **{key: getattr(message, key) for key in _INSERTED})
+    message.id = rows[0][0]

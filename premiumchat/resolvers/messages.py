@@ -55,7 +55,8 @@ async def send_message(
         raise
     row, actor = await messages.send_as(context.resources, user_id, lobby_key, content, client_message_id)
     context.remember_user(actor)
-    return Message.from_row(row)
+    # The sender is the caller, just read in the send: `sender` needs no read of its own.
+    return Message.from_row(row, actor)
 
 
 async def delete_message(info: Info, message_id: strawberry.ID) -> Message:

@@ -47,7 +47,8 @@ class Message:
         return self.client_id if mine else None
 
     @classmethod
-    def from_row(cls, row: models.Message) -> Message:
+    def from_row(cls, row: models.Message, sender: models.User | None = None) -> Message:
+        """`sender`: the sender's row when the caller has it at hand (no read to resolve `sender`)."""
         return cls(
             id=strawberry.ID(str(row.id)),
             lobby_id=strawberry.ID(str(row.lobby_id)),
@@ -57,7 +58,7 @@ class Message:
             edited_at=row.edited_at,
             sender_id=row.sender_id,
             client_id=row.client_message_id,
-            sender_snapshot=None,
+            sender_snapshot=None if sender is None else User.from_row(sender),
         )
 
     @classmethod

@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from premiumchat import pagination, validation
 from premiumchat.db import lobbies as lobby_queries
 from premiumchat.db import messages as queries
+from premiumchat.db.direct import DirectConnection
 from premiumchat.db.models import LobbyRole, LobbyStatus, LogKind, Message, User
 from premiumchat.errors import (
     BadUserInput,
@@ -33,8 +32,6 @@ from premiumchat.timeutil import utcnow
 CLIENT_ID_RETRY_WINDOW = timedelta(hours=24)
 # pg_advisory_lock(int, int): a key space of our own, then the lobby id.
 ADVISORY_SPACE = 0x7063  # "pc"
-ADVISORY_LOCK_SQL = "SELECT pg_advisory_lock($1, $2)"
-ADVISORY_UNLOCK_SQL = "SELECT pg_advisory_unlock($1, $2)"
 DEFAULT_HISTORY_PAGE = 50
 MESSAGE_CURSOR = "MSG"
 TYPING_LIMIT, TYPING_WINDOW_SECONDS = 10, 5
@@ -60,8 +57,8 @@ async def send_as(
     content = validation.message_content(content)
     client_id = validation.client_message_id(client_message_id)
     try:
-        async with _in_lobby_order(res, lobby_id) as session:
-            return await _send(res, session, user_id, lobby_id, content, client_id)
+        async with _in_lobby_order(res, lobby_id) as db:
+            return await _send(res, db, user_id, lobby_id, content, client_id)
     except IntegrityError:
         # A concurrent send with the same client id won the unique constraint: its message is the answer.
         if client_id is None:
@@ -75,90 +72,89 @@ async def send_as(
 
 
 @asynccontextmanager
-async def _in_lobby_order(res: Resources, lobby_id: int) -> AsyncIterator[AsyncSession]:
-    """A session in which sends to one lobby run one at a time, from insert through publish.
+async def _in_lobby_order(res: Resources, lobby_id: int) -> AsyncIterator[DirectConnection]:
+    """A transaction in which sends to one lobby run one at a time, from insert through publish.
 
     Ids are given at insert, events go out after commit: without this, two sends could
     publish in the opposite order of their ids. Within a process an asyncio lock orders
-    them; across processes, a PostgreSQL advisory lock held on the session's connection
-    through commit and publish (SQLite serves a single process).
+    them; across processes, a PostgreSQL advisory lock held on the connection through
+    commit and publish (SQLite serves a single process), taken in the same round trip as
+    BEGIN and released in the same one as a ROLLBACK, if any.
+
+    The send runs its few statements straight on the driver (db/direct.py): the same
+    statements and checks on both databases, without SQLAlchemy's per-query cost.
     """
     async with res.lobby_order.hold(lobby_id), res.engine.connect() as connection:
-        driver: Any = None
-        if connection.dialect.name == "postgresql":
-            # Straight on the driver, outside any transaction: one round trip each for
-            # the lock and the unlock, instead of BEGIN, SELECT and COMMIT.
-            driver = (await connection.get_raw_connection()).driver_connection
-            await driver.execute(ADVISORY_LOCK_SQL, ADVISORY_SPACE, lobby_id)
+        db = await DirectConnection.of(connection)
         try:
-            async with AsyncSession(bind=connection, expire_on_commit=False) as session:
-                yield session
+            await db.begin(lock=(ADVISORY_SPACE, lobby_id))
+            yield db
         finally:
-            if driver is not None:
-                await connection.rollback()
-                await driver.execute(ADVISORY_UNLOCK_SQL, ADVISORY_SPACE, lobby_id)
+            await db.end()
 
 
 async def _send(
-    res: Resources, session: AsyncSession, user_id: int, lobby_id: int, content: str, client_id: str | None
+    res: Resources, db: DirectConnection, user_id: int, lobby_id: int, content: str, client_id: str | None
 ) -> tuple[Message, User]:
     settings = res.settings
     batch = EventBatch()
-    async with session.begin():
-        now = utcnow()
-        # The checks of accounts.authenticate_user_id and access.lobby_and_role, in their order.
-        access = await queries.send_access(session, user_id, lobby_id, now)
-        if access is None:
-            raise Unauthenticated("Invalid or expired token: log in again.")
-        actor = access.user
-        if not actor.is_active:
-            raise Unauthenticated(accounts.DEACTIVATED)
-        lobby, role = access.lobby, access.role
-        if lobby is None or not can_see(lobby, actor, role is not None):
-            raise NotFound(NO_SUCH_LOBBY)
-        if role is None:
-            raise Forbidden("Only members of a lobby can send messages to it.")
-        if lobby.status == LobbyStatus.CLOSED:
-            raise LobbyNotOpen("This lobby is closed.")
-        if client_id is not None:
-            earlier = await queries.by_client_id(session, lobby_id, user_id, client_id)
-            if earlier is not None and earlier.created_at > now - CLIENT_ID_RETRY_WINDOW:
-                return earlier, actor  # a retry: nothing new, no event, no rate-limit cost
-            if earlier is not None:
-                assert earlier.id is not None
-                await queries.release_client_id(session, earlier.id)
-        # After the retry look-up: a retry returns its message whatever changed since.
-        if access.muted:
-            raise Muted(access.mute_expires_at)
-        chat_rules.require_allowed_content(lobby, actor, role, content)
-        message = Message(
-            lobby_id=lobby_id,
-            sender_id=user_id,
-            content=content,
-            created_at=now,
-            client_message_id=client_id,
+    now = utcnow()
+    message = Message(
+        lobby_id=lobby_id,
+        sender_id=user_id,
+        content=content,
+        created_at=now,
+        client_message_id=client_id,
+    )
+    # The checks of accounts.authenticate_user_id and access.lobby_and_role, in their order, on
+    # one read; on PostgreSQL the same round trip inserts the message, which a refusal below
+    # rolls back with the transaction (see db/messages.py).
+    access = await queries.send_access(db, message, now)
+    if access is None:
+        raise Unauthenticated("Invalid or expired token: log in again.")
+    actor = access.user
+    if not actor.is_active:
+        raise Unauthenticated(accounts.DEACTIVATED)
+    lobby, role = access.lobby, access.role
+    if lobby is None or not can_see(lobby, actor, role is not None):
+        raise NotFound(NO_SUCH_LOBBY)
+    if role is None:
+        raise Forbidden("Only members of a lobby can send messages to it.")
+    if lobby.status == LobbyStatus.CLOSED:
+        raise LobbyNotOpen("This lobby is closed.")
+    earlier = access.earlier  # read with the rest; None without a client id
+    if earlier is not None and earlier.created_at > now - CLIENT_ID_RETRY_WINDOW:
+        return earlier, actor  # a retry: nothing new, no event, no rate-limit cost
+    if earlier is not None:
+        assert earlier.id is not None
+        await queries.release_client_id(db, earlier.id)
+    # After the retry look-up: a retry returns its message whatever changed since.
+    if access.muted:
+        raise Muted(access.mute_expires_at)
+    chat_rules.require_allowed_content(lobby, actor, role, content)
+    # The row first, then the limit: only an accepted message may cost a hit, and a
+    # concurrent retry with the same client id waits here for this one's outcome.
+    if message.id is None:  # not inserted with the read (SQLite, or a client id just released)
+        await queries.insert(db, message)
+    # Slow mode first: its one hit can be taken back if the global limit refuses, the
+    # global limit's cannot, so a refused message costs neither.
+    slowed = await chat_rules.enter_slow_mode(res, lobby, actor, role)
+    retry_after = await res.limiter.hit(
+        "messages", str(actor.id), settings.rate_limit_messages, settings.rate_limit_window_seconds
+    )
+    if retry_after is not None:
+        if slowed:
+            await chat_rules.leave_slow_mode(res, lobby, actor)
+        res.metrics.rate_limited_messages.inc()
+        raise RateLimited(
+            retry_after,
+            f"Slow down: at most {settings.rate_limit_messages} messages every "
+            f"{settings.rate_limit_window_seconds} s. Retry in {retry_after:.2f} s.",
         )
-        # The row first, then the limit: only an accepted message may cost a hit, and a
-        # concurrent retry with the same client id waits here for this one's outcome.
-        await queries.insert(session, message)
-        # Slow mode first: its one hit can be taken back if the global limit refuses, the
-        # global limit's cannot, so a refused message costs neither.
-        slowed = await chat_rules.enter_slow_mode(res, lobby, actor, role)
-        retry_after = await res.limiter.hit(
-            "messages", str(actor.id), settings.rate_limit_messages, settings.rate_limit_window_seconds
-        )
-        if retry_after is not None:
-            if slowed:
-                await chat_rules.leave_slow_mode(res, lobby, actor)
-            res.metrics.rate_limited_messages.inc()
-            raise RateLimited(
-                retry_after,
-                f"Slow down: at most {settings.rate_limit_messages} messages every "
-                f"{settings.rate_limit_window_seconds} s. Retry in {retry_after:.2f} s.",
-            )
-        batch.chat_message(message, actor)
-        if await res.typing.stop(lobby_id, user_id):
-            batch.typing(lobby_id, actor, is_typing=False, expires_at=None)
+    batch.chat_message(message, actor)
+    if await res.typing.stop(lobby_id, user_id):
+        batch.typing(lobby_id, actor, is_typing=False, expires_at=None)
+    await db.commit()
     await batch.publish(res.bus)
     res.metrics.messages_sent.inc()
     return message, actor
