@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 import orjson
 from graphql import ExecutionResult
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from premiumchat.schema.sharing import Executed, SharedEventExecutor, event_payload
 
@@ -64,6 +64,8 @@ class FrameWriter:
         # As Strawberry's Operation: nothing more once the operation completed.
         if self._operation is not None and self._operation.completed:
             return
+        if self._websocket.application_state is WebSocketState.DISCONNECTED:
+            raise SocketGone()  # closed by the server meanwhile (Starlette would raise RuntimeError)
         try:
             await self._websocket.send_text((self._prefix + payload + b"}").decode())
         except WebSocketDisconnect as error:
