@@ -533,3 +533,36 @@ async def test_frames_on_the_wire_equal_strawberrys(wire_servers: WireServers, s
     # The frames were the stream's own on one process, Strawberry's results on the other.
     assert await _metric(framed, "premiumchat_socket_frames_total") - frames_before > 100
     assert await _metric(strawberry, "premiumchat_socket_frames_total") == 0
+
+
+async def test_chat_events_execute_synchronously_for_a_socket_viewer(
+    gql: GraphQLClient, resources: Resources, database_url: str
+) -> None:
+    """An event carries its users and a socket knows its viewer: nothing to await, so graphql-core
+    executes the event without coroutines (the cost of every delivery's execution)."""
+    users = await make_users(
+        gql, database_url, ["owner", "alice", "bob", "staff"], premium=["owner"], staff=["staff"]
+    )
+    api = Api(gql)
+    lobby = await api.create_lobby(users["owner"], "Sync")
+    await api.join_all([users["alice"], users["bob"]], lobby["id"])
+    ids = {name: int(account.id) for name, account in users.items()}
+    schema = build_schema(resources.settings)._schema
+    document = parse(FULL)
+    synchronous = set()
+    for event in await _events(resources, int(lobby["id"]), ids):
+        for viewer in ("alice", "bob"):
+            executor = StrawberryGraphQLCoreExecutionContext.build(
+                schema,
+                document,
+                context_value=_socket_context(resources, ids[viewer]),
+                raw_variable_values={"lobbyId": lobby["id"]},
+            )
+            assert not isinstance(executor, list)
+            result = executor.build_per_event_executor(event).execute_operation(False)
+            if not executor.is_awaitable(result):
+                synchronous.add(type(event).__name__)
+            else:
+                await result
+    chat = {"ChatMessageEvent", "MessageEditedEvent", "MessageDeletedEvent", "TypingEvent"}
+    assert chat | {"PresenceJoinEvent", "PresenceLeaveEvent", "ModerationEvent"} <= synchronous
