@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     max_connections_per_user: int = Field(20, gt=0)
     max_subscriptions_per_connection: int = Field(100, gt=0)
     edit_window_seconds: int = Field(600, ge=0)
+    # lobbyEvents frames written to the socket from the shared execution (schema/frames.py);
+    # false: through Strawberry's per-result path, as the equality test compares.
+    socket_frames: bool = True
     # On SIGTERM: how long open requests and socket clean-up may take before they are cancelled.
     shutdown_timeout_seconds: int = Field(8, gt=0)
 

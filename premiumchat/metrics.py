@@ -77,6 +77,11 @@ class Metrics:
             ["stream"],
             registry=registry,
         )
+        self.socket_frames = Counter(
+            "premiumchat_socket_frames",
+            "lobbyEvents events written to their socket as frames of the shared execution.",
+            registry=registry,
+        )
         self.messages_sent = Counter("premiumchat_messages_sent", "Chat messages sent.", registry=registry)
         self.rate_limited = Counter(
             "premiumchat_rate_limited",
@@ -104,7 +109,8 @@ class Metrics:
         return name
 
     @contextmanager
-    def _subscribed(self, stream: str, lobby_id: int | None) -> Iterator[Counter]:
+    def subscribed(self, stream: str, lobby_id: int | None = None) -> Iterator[Counter]:
+        """An active subscription (of its lobby) while inside; gives the counter of its deliveries."""
         active = self.subscriptions.labels(stream)
         active.inc()
         if lobby_id is not None:
@@ -125,7 +131,7 @@ class Metrics:
         self, stream: str, events: AsyncIterator[T], lobby_id: int | None = None
     ) -> AsyncIterator[T]:
         """The stream, counted as an active subscription (of its lobby) while it runs, and per event."""
-        with self._subscribed(stream, lobby_id) as delivered:
+        with self.subscribed(stream, lobby_id) as delivered:
             try:
                 async for event in events:
                     delivered.inc()

@@ -20,7 +20,10 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.async_base_view import AsyncWebSocketAdapter
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage as TransportInitMessage,
 )
@@ -36,6 +39,7 @@ from premiumchat.errors import Unauthenticated
 from premiumchat.realtime.account_watch import AccountWatches
 from premiumchat.resources import Resources
 from premiumchat.schema.errors import INTERNAL_MESSAGE, is_unavailable, one_line
+from premiumchat.schema.frames import OPERATION_FRAMES, FrameWriter
 from premiumchat.services import accounts
 
 logger = logging.getLogger("premiumchat.view")
@@ -150,6 +154,11 @@ class SocketUnavailable(Exception):
     """`connection_init` could not be checked: PostgreSQL or Redis is out of reach."""
 
 
+def _starlette_socket(websocket: AsyncWebSocketAdapter) -> WebSocket | None:
+    socket = getattr(websocket, "ws", None)
+    return socket if isinstance(socket, WebSocket) else None
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, with the contract's 4429 for a socket over the per-user limit."""
 
@@ -160,6 +169,13 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             self._rate = SocketMessageRate.for_settings(self.context.settings)
         if await admit_message(self._rate, self.websocket, message):
             await super().handle_message(message)
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        # In the operation's own task: a lobbyEvents stream writes its `next` frames itself.
+        socket = _starlette_socket(self.websocket)
+        if socket is not None and self.context.settings.socket_frames:
+            OPERATION_FRAMES.set(FrameWriter.transport_ws(socket, operation.id, operation))
+        await super().run_operation(operation)
 
     async def handle_connection_init(self, message: TransportInitMessage) -> None:
         try:
@@ -222,6 +238,10 @@ class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Context, None]):
         operation_name: str | None,
         variables: dict[str, object] | None,
     ) -> None:
+        # In the operation's own task: a lobbyEvents stream writes its `data` frames itself.
+        socket = _starlette_socket(self.websocket)
+        if socket is not None and self.context.settings.socket_frames:
+            OPERATION_FRAMES.set(FrameWriter.legacy_ws(socket, operation_id))
         try:
             result_source = await self.schema.stream(
                 query=query,

@@ -30,21 +30,32 @@ class Message:
     # Events carry their sender; history loads it in batches.
     sender_snapshot: strawberry.Private[User | None]
 
+    # The resolvers below answer synchronously when they can (an event carries its sender, a
+    # socket knows its viewer) and return an awaitable only when they must read: one async
+    # resolver makes graphql-core run the whole execution asynchronously, and every lobby
+    # event's execution paid for that.
+
     @strawberry.field
-    async def sender(self, info: Info) -> User:
+    def sender(self, info: Info) -> User:
         if self.sender_snapshot is not None:
             return self.sender_snapshot
+        return self._loaded_sender(info)  # type: ignore[return-value]  # awaited by graphql-core
+
+    async def _loaded_sender(self, info: Info) -> User:
         return await load_user(await info.context.loaders(), self.sender_id)
 
     @strawberry.field(description="The sender's own id for it; null for everyone else.")
-    async def client_message_id(self, info: Info) -> str | None:
+    def client_message_id(self, info: Info) -> str | None:
         if self.client_id is None:
             return None
         # is_viewer first: it needs no read, and lets subscribers share event results (schema/sharing.py).
         mine = info.context.is_viewer(self.sender_id)
         if mine is None:
-            mine = await info.context.viewer_id() == self.sender_id
+            return self._client_id_if_viewer(info)  # type: ignore[return-value]  # awaited by graphql-core
         return self.client_id if mine else None
+
+    async def _client_id_if_viewer(self, info: Info) -> str | None:
+        return self.client_id if await info.context.viewer_id() == self.sender_id else None
 
     @classmethod
     def from_row(cls, row: models.Message, sender: models.User | None = None) -> Message:

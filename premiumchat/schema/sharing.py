@@ -46,13 +46,29 @@ _Read = tuple[str, tuple[Any, ...], Any]
 _Key = tuple[int, int, int, bytes]
 
 
+class _Variant:
+    """One kept result, with the recorded context answers it fits, and its `payload` once encoded."""
+
+    __slots__ = ("payload", "reads", "result")
+
+    def __init__(self, reads: tuple[_Read, ...], result: ExecutionResult) -> None:
+        self.reads = reads
+        self.result = result
+        self.payload: bytes | None = None
+
+    def encoded(self) -> bytes:
+        if self.payload is None:
+            self.payload = encode_payload(self.result)
+        return self.payload
+
+
 class _Kept:
     __slots__ = ("held", "variants")
 
     def __init__(self, held: tuple[object, ...]) -> None:
         # The schema, operation and event, held so that the ids in the key cannot be reused meanwhile.
         self.held = held
-        self.variants: list[tuple[tuple[_Read, ...], ExecutionResult]] = []
+        self.variants: list[_Variant] = []
 
 
 class _Results:
@@ -66,13 +82,17 @@ class _Results:
         self.misses = 0
 
     def find(self, key: _Key, context: Context) -> ExecutionResult | None:
+        variant = self.find_variant(key, context)
+        return None if variant is None else variant.result
+
+    def find_variant(self, key: _Key, context: Context) -> _Variant | None:
         kept = self.entries.get(key)
         if kept is None:
             return None
-        for reads, result in kept.variants:
-            if all(getattr(context, name)(*args) == answer for name, args, answer in reads):
+        for variant in kept.variants:
+            if all(getattr(context, name)(*args) == answer for name, args, answer in variant.reads):
                 self.hits += 1
-                return result
+                return variant
         return None
 
     def keep(
@@ -85,9 +105,9 @@ class _Results:
                 self.entries.popitem(last=False)
         else:
             self.entries.move_to_end(key)
-            if any(known == reads for known, _ in kept.variants):
+            if any(variant.reads == reads for variant in kept.variants):
                 return  # two subscribers executed it at the same time
-        kept.variants.append((reads, result))
+        kept.variants.append(_Variant(reads, result))
 
 
 RESULTS = _Results()
@@ -154,6 +174,21 @@ def _helpers_without_cycle(executor: SharedEventExecutor) -> GraphQLResolveInfoH
     return GraphQLResolveInfoHelpers(gather=gather, track=track)
 
 
+class Executed:
+    """A subscription event already executed by `event_payload`, handed on to graphql-core as is."""
+
+    __slots__ = ("result",)
+
+    def __init__(self, result: ExecutionResult) -> None:
+        self.result = result
+
+
+def encode_payload(result: ExecutionResult) -> bytes:
+    """`payload` of an error-free result as Strawberry's socket handlers build it, encoded as
+    the view encodes frames (orjson): the frame is the same bytes with the payload spliced in."""
+    return orjson.dumps({"data": result.data})
+
+
 class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor, reusing identical subscription event results across subscribers."""
 
@@ -178,7 +213,17 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
             self._variables_key = key
         return self._variables_key
 
+    def cancellable_iterable(self, iterable: Any) -> Any:
+        # Called once, with the subscription's source stream: a stream that delivers frames
+        # itself (schema/frames.py) needs the executor that executes its events.
+        attach = getattr(iterable, "attach_executor", None)
+        if attach is not None:
+            attach(self)
+        return super().cancellable_iterable(iterable)
+
     def build_per_event_executor(self, payload: Any) -> Any:
+        if type(payload) is Executed:
+            return _Reused(payload.result)
         variables = self._shared_variables()
         if variables:
             # Looked up before copying the executor: for most subscribers that copy was the
@@ -232,3 +277,31 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
             held = (self.schema, self.operation, self.root_value)
             RESULTS.keep(key, held, tuple(watch.reads), result)
         return result
+
+
+async def event_payload(executor: SharedEventExecutor, event: Any) -> bytes | ExecutionResult:
+    """The encoded `payload` of this subscriber's result for the event, or the result itself
+    when it has errors (those go through Strawberry, which reports them).
+
+    The payload is encoded once per kept result: every subscriber whose execution would be
+    the same gets the same bytes.
+    """
+    variables = executor._shared_variables()
+    key: _Key | None = None
+    if variables:
+        key = (id(executor.schema), id(executor.operation), id(event), variables)
+        variant = RESULTS.find_variant(key, executor.context_value)
+        if variant is not None:
+            return variant.encoded()
+    result = executor.build_per_event_executor(event).execute_operation(False)
+    if executor.is_awaitable(result):
+        result = await result
+    assert isinstance(result, ExecutionResult)
+    if result.errors:
+        return result
+    if key is not None:
+        kept = RESULTS.entries.get(key)
+        for variant in kept.variants if kept is not None else ():
+            if variant.result is result:
+                return variant.encoded()
+    return encode_payload(result)

@@ -20,6 +20,7 @@ from premiumchat.realtime.channels import LOBBY_LIST_CHANNEL, lobby_channel
 from premiumchat.realtime.events import EventBatch, message_snapshot
 from premiumchat.resources import Resources
 from premiumchat.schema.events import LobbyEvent, ReplayCompletedEvent, build, decode
+from premiumchat.schema.frames import FramedStream, SocketGone
 from premiumchat.services.access import lobby_and_role
 from premiumchat.services.messages import message_cursor_id
 from premiumchat.timeutil import isoformat, utcnow
@@ -48,8 +49,9 @@ async def lobby_stream(
             anchor = await session.get(Message, since_id)
             if anchor is None or anchor.lobby_id != lobby_id:
                 raise BadUserInput("since", "`since` names no message of this lobby.")
-    events = _lobby_events(res, viewer, lobby_id, since_id=since_id)
-    return res.metrics.counted("lobbyEvents", events, lobby_id)
+    # Frames go to the socket from the stream itself (schema/frames.py); the stream counts
+    # itself, as Metrics.counted would, one generator fewer per subscription.
+    return FramedStream(lambda stream: _lobby_events(res, viewer, lobby_id, since_id=since_id, stream=stream))
 
 
 async def _follower_role(session: AsyncSession, viewer: User, lobby_id: int) -> str | None:
@@ -75,59 +77,80 @@ def _ends_stream(payload: dict[str, Any], viewer_id: str) -> bool:
 
 
 async def _lobby_events(
-    res: Resources, viewer: User, lobby_id: int, *, since_id: int | None
-) -> AsyncIterator[LobbyEvent]:
+    res: Resources, viewer: User, lobby_id: int, *, since_id: int | None, stream: FramedStream
+) -> AsyncIterator[Any]:
+    """The subscriber's events, each delivered through `stream` (a frame on its socket), or
+    yielded when the stream cannot write it (no socket, or a result with errors)."""
     assert viewer.id is not None
     viewer_key = str(viewer.id)
     connection_id = uuid.uuid4().hex
+    framed = res.metrics.socket_frames
     # Subscribed before the replay is read: whatever is published meanwhile waits in the
     # queue, and the messages the replay already sent are skipped. No gap, no duplicate.
-    async with _subscribed(res, lobby_channel(lobby_id)) as live:
-        # Checked again now that nothing published can be missed: a kick, ban, leave or close
-        # that committed after the first check, before this subscription (on Redis, possibly
-        # another process's event), would otherwise leave the stream open to an outsider.
-        async with res.sessions() as session:
-            visible = await _follower_role(session, viewer, lobby_id) is not None
-        # Staff who are not members watch invisibly.
-        if visible and await res.presence.join(lobby_id, viewer.id, connection_id):
-            await _publish_presence(res, lobby_id, viewer, joined=True)
-        try:
-            replayed_ids: set[int] = set()
-            if since_id is not None:
-                replayed = await _replay(res, lobby_id, since_id)
-                for message_id, event in replayed or ():
-                    yield event
-                    replayed_ids.add(message_id)
-                yield ReplayCompletedEvent(
-                    lobby_id=strawberry.ID(str(lobby_id)),
-                    occurred_at=utcnow(),
-                    recovered=replayed is not None,
-                    replayed_count=len(replayed or ()),
-                )
-            while True:
-                try:
-                    message = await live.get()
-                except (BusConnectionLost, SubscriberLagging) as error:
-                    logger.warning(
-                        "lobby %s stream of user %s ended: %s", lobby_id, viewer.id, type(error).__name__
+    with res.metrics.subscribed("lobbyEvents", lobby_id) as delivered:
+        async with _subscribed(res, lobby_channel(lobby_id)) as live:
+            # Checked again now that nothing published can be missed: a kick, ban, leave or close
+            # that committed after the first check, before this subscription (on Redis, possibly
+            # another process's event), would otherwise leave the stream open to an outsider.
+            async with res.sessions() as session:
+                visible = await _follower_role(session, viewer, lobby_id) is not None
+            # Staff who are not members watch invisibly.
+            if visible and await res.presence.join(lobby_id, viewer.id, connection_id):
+                await _publish_presence(res, lobby_id, viewer, joined=True)
+            try:
+                replayed_ids: set[int] = set()
+                if since_id is not None:
+                    replayed = await _replay(res, lobby_id, since_id)
+                    backlog: list[LobbyEvent] = []
+                    for message_id, event in replayed or ():
+                        backlog.append(event)
+                        replayed_ids.add(message_id)
+                    backlog.append(
+                        ReplayCompletedEvent(
+                            lobby_id=strawberry.ID(str(lobby_id)),
+                            occurred_at=utcnow(),
+                            recovered=replayed is not None,
+                            replayed_count=len(replayed or ()),
+                        )
                     )
-                    raise StreamInterrupted() from error
-                except SubscriptionEnded:
-                    return  # the server is shutting down
-                payload, event = decode(message)
-                # By id, not "up to the last replayed id": on another process a lower id can
-                # commit after a higher one, and must still arrive.
-                if replayed_ids and payload["type"] == "ChatMessageEvent":
-                    message_id = int(payload["message"]["id"])
-                    if message_id in replayed_ids:
-                        replayed_ids.discard(message_id)
-                        continue
-                yield event
-                if _ends_stream(payload, viewer_key):
-                    return
-        finally:
-            if visible:
-                await _leave_presence(res, lobby_id, viewer, connection_id)
+                    for event in backlog:
+                        pending = await stream.deliver(event)
+                        delivered.inc()
+                        if pending is None:
+                            framed.inc()
+                        else:
+                            yield pending
+                while True:
+                    try:
+                        message = await live.get()
+                    except (BusConnectionLost, SubscriberLagging) as error:
+                        logger.warning(
+                            "lobby %s stream of user %s ended: %s", lobby_id, viewer.id, type(error).__name__
+                        )
+                        raise StreamInterrupted() from error
+                    except SubscriptionEnded:
+                        return  # the server is shutting down
+                    payload, event = decode(message)
+                    # By id, not "up to the last replayed id": on another process a lower id can
+                    # commit after a higher one, and must still arrive.
+                    if replayed_ids and payload["type"] == "ChatMessageEvent":
+                        message_id = int(payload["message"]["id"])
+                        if message_id in replayed_ids:
+                            replayed_ids.discard(message_id)
+                            continue
+                    pending = await stream.deliver(event)
+                    delivered.inc()
+                    if pending is None:
+                        framed.inc()
+                    else:
+                        yield pending
+                    if _ends_stream(payload, viewer_key):
+                        return
+            except SocketGone:
+                return  # the socket handler ends the operation
+            finally:
+                if visible:
+                    await _leave_presence(res, lobby_id, viewer, connection_id)
 
 
 async def _replay(res: Resources, lobby_id: int, since_id: int) -> list[tuple[int, LobbyEvent]] | None:
