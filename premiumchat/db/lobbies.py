@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -219,10 +219,80 @@ async def log_entries(
     return list(result.scalars())
 
 
-def ordered_page(query: LobbyQuery, order: str, after: list[Any] | None, limit: int) -> Select[Lobby, str]:
-    """One page in `order` after a keyset position; ties always break newest (highest id) first."""
-    name_key = func.lower(col(Lobby.name))
-    statement = filtered_lobbies(query).add_columns(name_key)
+class LobbyListing(NamedTuple):
+    """One lobby of a list page, with what the page shows of its owner: one row of `ordered_page`."""
+
+    id: int
+    name: str
+    owner_id: int
+    is_public: bool
+    has_password: bool
+    max_participants: int
+    participant_count: int
+    status: str
+    created_at: datetime
+    started_at: datetime | None
+    closed_at: datetime | None
+    slow_mode_seconds: int
+    blocked_terms: list[str]
+    is_locked: bool
+    ready_count: int
+    tags: list[str]
+    owner_username: str
+    owner_email: str
+    owner_is_premium: bool
+    owner_is_staff: bool
+    owner_created_at: datetime
+    name_key: str  # the NAME order's key
+
+
+_NAME_KEY = func.lower(col(Lobby.name))
+# The page and its owners come in one SELECT, as plain columns: no ORM instances to build.
+_LISTING_SOURCES: dict[str, Any] = {
+    "id": col(Lobby.id),
+    "name": col(Lobby.name),
+    "owner_id": col(Lobby.owner_id),
+    "is_public": col(Lobby.is_public),
+    "has_password": col(Lobby.password_hash).is_not(None),
+    "max_participants": col(Lobby.max_participants),
+    "participant_count": col(Lobby.participant_count),
+    "status": col(Lobby.status),
+    "created_at": col(Lobby.created_at),
+    "started_at": col(Lobby.started_at),
+    "closed_at": col(Lobby.closed_at),
+    "slow_mode_seconds": col(Lobby.slow_mode_seconds),
+    "blocked_terms": col(Lobby.blocked_terms),
+    "is_locked": col(Lobby.is_locked),
+    "ready_count": col(Lobby.ready_count),
+    "tags": col(Lobby.tags),
+    "owner_username": col(User.username),
+    "owner_email": col(User.email),
+    "owner_is_premium": col(User.is_premium),
+    "owner_is_staff": col(User.is_staff),
+    "owner_created_at": col(User.created_at),
+    "name_key": _NAME_KEY,
+}
+LISTING_COLUMNS = tuple(_LISTING_SOURCES[name].label(name) for name in LobbyListing._fields)
+
+
+async def lobby_page(
+    session: AsyncSession, query: LobbyQuery, order: str, after: list[Any] | None, limit: int
+) -> list[LobbyListing]:
+    result = await session.execute(ordered_page(query, order, after, limit))
+    return [LobbyListing._make(row) for row in result]
+
+
+def ordered_page(query: LobbyQuery, order: str, after: list[Any] | None, limit: int) -> Select[Any]:
+    """One page in `order` after a keyset position; ties always break newest (highest id) first.
+
+    Its rows have the columns of `LobbyListing`, in order: each lobby with its owner.
+    """
+    name_key = _NAME_KEY
+    statement = (
+        filtered_lobbies(query)
+        .with_only_columns(*LISTING_COLUMNS)
+        .join_from(Lobby, User, col(User.id) == col(Lobby.owner_id))
+    )
     newest = col(Lobby.id).desc()
     if order == "NAME":
         statement = statement.order_by(name_key.asc(), newest)
