@@ -132,7 +132,7 @@ class Lobby:
     lobby_id: strawberry.Private[int]
     owner_id: strawberry.Private[int]
     terms: strawberry.Private[list[str]]
-    # Events carry the owner; lists load owners in batches.
+    # Events and list pages carry the owner; other lobbies load it when asked (in batches).
     owner_snapshot: strawberry.Private[User | None] = None
 
     @strawberry.field(graphql_type=User)
