@@ -29,7 +29,7 @@ TRANSACTION_CONTROL = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\
 
 
 async def count_statements(
-    gql: GraphQLClient, resources: Resources, viewer: Account
+    gql: GraphQLClient, resources: Resources, viewer: Account, query: str = LIST_QUERY
 ) -> tuple[int, list[dict[str, Any]], list[str]]:
     statements: list[str] = []
 
@@ -42,7 +42,7 @@ async def count_statements(
     engine = resources.engine.sync_engine
     event.listen(engine, "before_cursor_execute", record)
     try:
-        data = await gql.data(LIST_QUERY, token=viewer.token)
+        data = await gql.data(query, token=viewer.token)
     finally:
         event.remove(engine, "before_cursor_execute", record)
     nodes = [edge["node"] for edge in data["lobbies"]["edges"]]
@@ -91,3 +91,20 @@ async def test_listing_lobbies_does_not_grow_with_the_page(database_url: str) ->
             assert count <= MAX_STATEMENTS, f"{name}: {count} statements:\n" + "\n---\n".join(
                 small_statements
             )
+
+
+OWNERS_QUERY = "query { lobbies(first: 50) { edges { node { id name owner { id username } } } } }"
+
+
+async def test_a_page_brings_its_owners_along(
+    gql: GraphQLClient, resources: Resources, database_url: str
+) -> None:
+    users = await make_users(gql, database_url, ["olive", "pat"], premium=["olive", "pat"])
+    api = Api(gql)
+    for name in ("olive", "pat"):
+        await api.create_lobby(users[name], f"Lobby of {name}")
+    await gql.data(OWNERS_QUERY, token=users["pat"].token)  # warm up whatever is cached per process
+    count, nodes, statements = await count_statements(gql, resources, users["pat"], OWNERS_QUERY)
+    assert sorted(node["owner"]["username"] for node in nodes) == ["olive", "pat"]
+    # The caller's account, then the page with its owners joined: no batch of owners after it.
+    assert count == 2, "\n---\n".join(statements)

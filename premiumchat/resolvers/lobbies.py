@@ -43,7 +43,7 @@ async def lobbies_(
     order = (order_by or LobbyOrder.NEWEST).value
     page = await browse.list_lobbies(res, query, order, first, after)
     return LobbyConnection(
-        edges=[LobbyEdge(cursor=cursor, node=Lobby.from_row(row)) for cursor, row in page.items],
+        edges=[LobbyEdge(cursor=cursor, node=Lobby.from_listing(row)) for cursor, row in page.items],
         page_info=PageInfo.of(page),  # type: ignore[arg-type]
         count=lambda: browse.count_lobbies(res, query),
     )

@@ -21,7 +21,7 @@ from premiumchat.services import messages as message_service
 from premiumchat.timeutil import parse_datetime, parse_optional_datetime
 
 if TYPE_CHECKING:
-    pass
+    from premiumchat.db.lobbies import LobbyListing
 
 # The table models' enums become GraphQL enums as they are (strawberry.enum marks the class).
 for _enum in (LobbyStatus, LobbyRole, LogKind):
@@ -132,13 +132,18 @@ class Lobby:
     lobby_id: strawberry.Private[int]
     owner_id: strawberry.Private[int]
     terms: strawberry.Private[list[str]]
-    # Events carry the owner; lists load owners in batches.
+    # Events and list pages carry the owner; other lobbies load it when asked (in batches).
     owner_snapshot: strawberry.Private[User | None] = None
 
-    @strawberry.field
-    async def owner(self, info: Info) -> User:
+    @strawberry.field(graphql_type=User)
+    def owner(self, info: Info) -> User | Awaitable[User]:
+        # Synchronous when the owner came with the lobby (lists, events): graphql-core then
+        # completes the node without a coroutine, and a page of them without a gather.
         if self.owner_snapshot is not None:
             return self.owner_snapshot
+        return self._load_owner(info)
+
+    async def _load_owner(self, info: Info) -> User:
         return await load_user(await info.context.loaders(), self.owner_id)
 
     async def _viewer_role(self, info: Info) -> tuple[str | None, bool]:
@@ -236,6 +241,40 @@ class Lobby:
             ready_count=snapshot.get("readyCount", 0),
             lobby_id=int(snapshot["id"]),
             owner_id=owner.user_id,
+            owner_snapshot=owner,
+        )
+
+    @classmethod
+    def from_listing(cls, row: LobbyListing) -> Lobby:
+        """A lobby of a list page, its owner attached (see `db.lobbies.LISTING_COLUMNS`)."""
+        owner = User(
+            id=strawberry.ID(str(row.owner_id)),
+            username=row.owner_username,
+            is_premium=row.owner_is_premium,
+            is_staff=row.owner_is_staff,
+            created_at=row.owner_created_at,
+            user_id=row.owner_id,
+            private_email=row.owner_email,
+            email_visible=False,
+        )
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            name=row.name,
+            is_public=row.is_public,
+            has_password=row.has_password,
+            max_participants=row.max_participants,
+            participant_count=row.participant_count,
+            status=models.LobbyStatus(row.status),
+            created_at=row.created_at,
+            started_at=row.started_at,
+            closed_at=row.closed_at,
+            slow_mode_seconds=row.slow_mode_seconds,
+            terms=row.blocked_terms,
+            is_locked=row.is_locked,
+            tags=list(row.tags),
+            ready_count=row.ready_count,
+            lobby_id=row.id,
+            owner_id=row.owner_id,
             owner_snapshot=owner,
         )
 

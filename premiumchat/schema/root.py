@@ -26,6 +26,7 @@ from premiumchat.resolvers import messages as message_resolvers
 from premiumchat.schema.documents import DocumentCache, DocumentStore
 from premiumchat.schema.errors import ContractErrors, SingleOperationPerRequest, log_unexpected
 from premiumchat.schema.events import EVENT_TYPES, LobbyEvent, LobbyUpdatedEvent
+from premiumchat.schema.execution import Executor
 from premiumchat.schema.lobbies import (
     Lobby,
     LobbyBan,
@@ -38,7 +39,6 @@ from premiumchat.schema.messages import Message, MessageConnection
 from premiumchat.schema.mutes import LobbyMute
 from premiumchat.schema.reports import MessageReport, MessageReportConnection
 from premiumchat.schema.scalars import DateTime
-from premiumchat.schema.sharing import SharedEventExecutor
 from premiumchat.schema.users import AuthPayload, User
 
 
@@ -168,7 +168,7 @@ def build_schema(settings: Settings | None = None) -> Schema:
         subscription=Subscription,
         scalar_overrides={datetime: DateTime},
         types=[*EVENT_TYPES],
-        execution_context_class=SharedEventExecutor,
+        execution_context_class=Executor,
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[
             lambda: AddValidationRules(limit_rules),

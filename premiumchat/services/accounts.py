@@ -13,6 +13,7 @@ from premiumchat.auth.throttle import LoginThrottle
 from premiumchat.auth.tokens import TokenType
 from premiumchat.config import Settings
 from premiumchat.db import users as user_queries
+from premiumchat.db.engine import reading
 from premiumchat.db.models import RefreshToken, User
 from premiumchat.errors import BadUserInput, Conflict, Unauthenticated
 from premiumchat.timeutil import utcnow
@@ -227,7 +228,7 @@ async def create_user(
 
 async def authenticate_user_id(sessions: async_sessionmaker[AsyncSession], user_id: int) -> User:
     """The active user behind a verified token or an authenticated socket."""
-    async with sessions() as session:
+    async with reading(sessions) as session:
         user = await user_queries.get_user(session, user_id)
     if user is None or not user.is_active:
         raise Unauthenticated(DEACTIVATED if user else "Invalid or expired token: log in again.")

@@ -7,6 +7,7 @@ from typing import Generic, TypeVar
 
 from premiumchat import pagination, validation
 from premiumchat.db import lobbies as queries
+from premiumchat.db.engine import reading
 from premiumchat.db.models import Lobby, LobbyLogEntry, LobbyRole, User
 from premiumchat.errors import BadUserInput, Forbidden, NotFound
 from premiumchat.resources import Resources
@@ -57,20 +58,26 @@ def lobby_query(
 
 async def list_lobbies(
     res: Resources, query: queries.LobbyQuery, order: str, first: int | None, after: str | None
-) -> Page[Lobby]:
+) -> Page[queries.LobbyListing]:
+    """One page of the room list, each lobby with its owner (one SELECT)."""
     limit = pagination.page_size(first, "first", DEFAULT_LOBBY_PAGE)
     key = pagination.decode_cursor(after, order, "after", CURSOR_TYPES[order]) if after is not None else None
-    async with res.sessions() as session:
-        rows = (await session.execute(queries.ordered_page(query, order, key, limit + 1))).all()
+    async with reading(res.sessions) as session:
+        rows = await queries.lobby_page(session, query, order, key, limit + 1)
     items = []
-    for lobby, name_key in rows[:limit]:
-        sort_key = {"NAME": (name_key,), "MOST_PARTICIPANTS": (lobby.participant_count,)}.get(order, ())
-        items.append((pagination.encode_cursor(order, *sort_key, lobby.id), lobby))
+    for row in rows[:limit]:
+        if order == "NAME":
+            cursor = pagination.encode_cursor(order, row.name_key, row.id)
+        elif order == "MOST_PARTICIPANTS":
+            cursor = pagination.encode_cursor(order, row.participant_count, row.id)
+        else:
+            cursor = pagination.encode_cursor(order, row.id)
+        items.append((cursor, row))
     return Page(items=items, has_next=len(rows) > limit, has_previous=after is not None)
 
 
 async def count_lobbies(res: Resources, query: queries.LobbyQuery) -> int:
-    async with res.sessions() as session:
+    async with reading(res.sessions) as session:
         return await queries.count_lobbies(session, query)
 
 
