@@ -88,7 +88,7 @@ SETTLE_SECONDS = 30.0
 # of them send in turn, so every event has a sender's and another member's result, as later.
 PREFILL_MESSAGES = MAX_KEPT + MAX_KEPT // 8
 PREFILL_IN_FLIGHT = 20
-# MiB per minute after the warm-up; the reasoning is in the report of the runs (bench/README.md).
+# MiB per minute after the warm-up (runs of 4 minutes or more): docs/RELIABILITY.md, part 4.
 RSS_TOLERANCE_MIB_PER_MIN = 2.0
 GAUGES = {
     "websocket_connections": ("premiumchat_websocket_connections", {}),

@@ -106,7 +106,9 @@ def _chat_events(lobby_id: int, first: int, count: int) -> list[Any]:
     sender = User(id=7, username="sender", is_premium=False, is_staff=False, created_at=utcnow())
     batch = EventBatch()
     for number in range(first, first + count):
-        message = Message(id=number, lobby_id=lobby_id, sender_id=7, content=f"m {number}", created_at=utcnow())
+        message = Message(
+            id=number, lobby_id=lobby_id, sender_id=7, content=f"m {number}", created_at=utcnow()
+        )
         batch.chat_message(message, sender)
     return [decode(item.message)[1] for item in batch.items]
 
@@ -133,7 +135,8 @@ async def test_a_subscription_keeps_nothing_per_event_it_delivered(resources: Re
             result = subscription.build_per_event_executor(event).execute_operation(False)
             if subscription.is_awaitable(result):
                 result = await result
-            assert not result.errors and result.data["lobbyEvents"]["message"]["id"], result
+            assert not result.errors, result
+            assert result.data["lobbyEvents"]["message"]["id"] == str(event.message.id), result
 
     await deliver(_chat_events(1, 1, 10))
     before = _alive(FieldDetails)

@@ -20,6 +20,14 @@ from bench.soak import RSS_TOLERANCE_MIB_PER_MIN, soak_once
 from tests import services
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "60"))
+# MiB per minute (docs/RELIABILITY.md, part 4). A run of 4 minutes or more fits the RSS after a
+# 60 s warm-up and is held to the benchmark's 2 MiB/min (6 minutes measured 0.14). A 60 s run fits
+# from 15 s, while the RSS still rises by 2-4 MiB in the first minute of traffic before it levels
+# off (measured: 1.8 MiB/min at load average 7), so it gets 6 MiB/min, about 2 KB per message at
+# 50 messages/s. The two leaks found by the soak were 5 KB and 2.7 KB per message (16.5 MiB/min
+# together in this test); at the slowest pace CI has shown, 36 messages/s, 6 MiB/min still fails
+# any leak above 2.9 KB per message.
+RSS_TOLERANCE = RSS_TOLERANCE_MIB_PER_MIN if SECONDS >= 240 else 6.0
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -64,12 +72,6 @@ def test_gauges_back_to_idle_after_everyone_disconnects(record: dict[str, Any]) 
     assert after["asyncio_tasks"] <= idle["asyncio_tasks"], record
 
 
-@pytest.mark.xfail(
-    reason="the server's RSS grows with traffic (16-73 MiB/min in the soaks, about 5-9 KB per message; "
-    "about 60% of it cyclic garbage left between full collections, FULL_COLLECTION_EVERY in "
-    "premiumchat/main.py); 2,000 idle subscribed sockets stay flat: docs/RELIABILITY.md, part 4",
-    strict=True,
-)
 def test_server_rss_is_flat_after_warm_up(record: dict[str, Any]) -> None:
     assert record["rss_fit_samples"] >= 10, record
-    assert abs(record["rss_slope_mib_per_min"]) <= RSS_TOLERANCE_MIB_PER_MIN, record
+    assert abs(record["rss_slope_mib_per_min"]) <= RSS_TOLERANCE, record
