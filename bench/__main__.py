@@ -271,6 +271,7 @@ async def cmd_soak(args: argparse.Namespace) -> int:
             duration=args.duration,
             senders_per_lobby=args.senders_per_lobby,
             transport=args.transport,
+            rss_warmup=args.rss_warmup,
             rss_tolerance=args.rss_tolerance,
         )
     )
@@ -318,6 +319,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--duration", type=float, default=600.0, help="seconds of sending")
     run.add_argument("--senders-per-lobby", type=int, default=1)
     run.add_argument("--transport", choices=["ws", "http"], default="ws")
+    run.add_argument(
+        "--rss-warmup", type=float, default=None, help="seconds before the RSS fit (default: half a long run)"
+    )
     run.add_argument("--rss-tolerance", type=float, default=soak.RSS_TOLERANCE_MIB_PER_MIN, help="MiB/min")
     run.set_defaults(func=cmd_soak)
     return root
