@@ -100,6 +100,20 @@ def _ready_event(event: dict[str, Any]) -> tuple[str, bool]:
     return event["member"]["user"]["id"], event["member"]["isReady"]
 
 
+async def _until_list_live(api: Extras, owner: Account, lobby_id: str, room_list: Stream) -> None:
+    """Rename the lobby until the room list stream reports it: then the stream is live (an update
+    published before its subscription was on the bus reaches nobody, and a loaded machine can
+    take seconds to get there)."""
+    for attempt in range(10):
+        await api.update(owner, lobby_id, name=f"Ready room {attempt}")
+        try:
+            await room_list.until("LobbyUpdatedEvent", lambda e: e["lobbyId"] == lobby_id, wait=1.5)
+        except TimeoutError:
+            continue
+        return
+    raise AssertionError("the room list stream never went live")
+
+
 async def test_ready_flags_reach_subscribers_and_end_game_resets_them(
     live_api: Extras, server: ServerProcess
 ) -> None:
@@ -110,8 +124,7 @@ async def test_ready_flags_reach_subscribers_and_end_game_resets_them(
     async with LiveClient(server.ws_url, olive) as watcher:
         events = await _subscribed(watcher, lobby_id, olive)
         room_list = watcher.subscribe(LIST_UPDATES)
-        await api.update(olive, lobby_id, name="Ready room")  # the list stream is live once this arrives
-        await room_list.until("LobbyUpdatedEvent", lambda e: e["lobbyId"] == lobby_id)
+        await _until_list_live(api, olive, lobby_id, room_list)
 
         member = await api.set_ready(ann, lobby_id, True)
         assert (member["user"]["id"], member["role"], member["isReady"]) == (ann.id, "MEMBER", True)

@@ -28,6 +28,9 @@ SECONDS = float(os.environ.get("SOAK_SECONDS", "60"))
 # together in this test); at the slowest pace CI has shown, 36 messages/s, 6 MiB/min still fails
 # any leak above 2.9 KB per message.
 RSS_TOLERANCE = RSS_TOLERANCE_MIB_PER_MIN if SECONDS >= 240 else 6.0
+# Bytes per message sent, for a short run over RSS_TOLERANCE (see the test): the leaks found were
+# 5.5 KB and 2.7 KB per message.
+RSS_PER_MESSAGE_BYTES = 2048
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -74,4 +77,13 @@ def test_gauges_back_to_idle_after_everyone_disconnects(record: dict[str, Any]) 
 
 def test_server_rss_is_flat_after_warm_up(record: dict[str, Any]) -> None:
     assert record["rss_fit_samples"] >= 10, record
-    assert abs(record["rss_slope_mib_per_min"]) <= RSS_TOLERANCE, record
+    slope = abs(record["rss_slope_mib_per_min"])
+    if SECONDS >= 240:
+        assert slope <= RSS_TOLERANCE, record
+        return
+    # A 60 s run measures inside the first minutes' rise, which is steeper the faster the server
+    # sends: 14.1 MiB/min at about 250 messages/s on a quiet machine, about 1 KB per message (the
+    # 10-minute run rose by 1.4 KB per message, then levelled off). A leak grows with every
+    # message: it fails both the per-minute and the per-message tolerance.
+    per_message = slope * 2**20 / (record["sends_per_s"] * 60)
+    assert slope <= RSS_TOLERANCE or per_message <= RSS_PER_MESSAGE_BYTES, (per_message, record)
