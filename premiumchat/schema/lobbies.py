@@ -257,11 +257,21 @@ class Lobby:
             private_email=row.owner_email,
             email_visible=False,
         )
+        return cls._of(row, has_password=row.has_password, owner=owner)
+
+    @classmethod
+    def from_row(cls, row: models.Lobby) -> Lobby:
+        return cls._of(row, has_password=row.password_hash is not None)
+
+    @classmethod
+    def _of(cls, row: models.Lobby | LobbyListing, *, has_password: bool, owner: User | None = None) -> Lobby:
+        """The fields a table row and a list page's row share (their columns have the same names)."""
+        assert row.id is not None
         return cls(
             id=strawberry.ID(str(row.id)),
             name=row.name,
             is_public=row.is_public,
-            has_password=row.has_password,
+            has_password=has_password,
             max_participants=row.max_participants,
             participant_count=row.participant_count,
             status=models.LobbyStatus(row.status),
@@ -276,29 +286,6 @@ class Lobby:
             lobby_id=row.id,
             owner_id=row.owner_id,
             owner_snapshot=owner,
-        )
-
-    @classmethod
-    def from_row(cls, row: models.Lobby) -> Lobby:
-        assert row.id is not None
-        return cls(
-            id=strawberry.ID(str(row.id)),
-            name=row.name,
-            is_public=row.is_public,
-            has_password=row.password_hash is not None,
-            max_participants=row.max_participants,
-            participant_count=row.participant_count,
-            status=models.LobbyStatus(row.status),
-            created_at=row.created_at,
-            started_at=row.started_at,
-            closed_at=row.closed_at,
-            slow_mode_seconds=row.slow_mode_seconds,
-            terms=row.blocked_terms,
-            is_locked=row.is_locked,
-            tags=list(row.tags),
-            ready_count=row.ready_count,
-            lobby_id=row.id,
-            owner_id=row.owner_id,
         )
 
 

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import strawberry
+from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from premiumchat.db import lobbies as lobby_queries
@@ -114,11 +115,7 @@ async def _lobby_events(
                         )
                     )
                     for event in backlog:
-                        pending = await stream.deliver(event)
-                        delivered.inc()
-                        if pending is None:
-                            framed.inc()
-                        else:
+                        if (pending := await _deliver(stream, event, delivered, framed)) is not None:
                             yield pending
                 while True:
                     try:
@@ -138,11 +135,7 @@ async def _lobby_events(
                         if message_id in replayed_ids:
                             replayed_ids.discard(message_id)
                             continue
-                    pending = await stream.deliver(event)
-                    delivered.inc()
-                    if pending is None:
-                        framed.inc()
-                    else:
+                    if (pending := await _deliver(stream, event, delivered, framed)) is not None:
                         yield pending
                     if _ends_stream(payload, viewer_key):
                         return
@@ -151,6 +144,15 @@ async def _lobby_events(
             finally:
                 if visible:
                     await _leave_presence(res, lobby_id, viewer, connection_id)
+
+
+async def _deliver(stream: FramedStream, event: LobbyEvent, delivered: Counter, framed: Counter) -> Any:
+    """Write the event's frame on the socket, counted; what the stream could not write, to yield."""
+    pending = await stream.deliver(event)
+    delivered.inc()
+    if pending is None:
+        framed.inc()
+    return pending
 
 
 async def _replay(res: Resources, lobby_id: int, since_id: int) -> list[tuple[int, LobbyEvent]] | None:
