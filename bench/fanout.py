@@ -191,6 +191,28 @@ def _socket_send(socket: TransportSocket) -> Send:
     return send
 
 
+def sender_send(
+    transport: str, server: Server, token: str, socket: TransportSocket, connections: list[HttpConnection]
+) -> Send:
+    """How one sender sends: its own HTTP keep-alive connection (kept in `connections`) or its socket."""
+    if transport == "http":
+        connection = HttpConnection(*_host_port(server))
+        connections.append(connection)
+        return _http_send(connection, token)
+    return _socket_send(socket)
+
+
+async def drain(tally: Tally, expected: int, *, quiet: float, deadline: float = float("inf")) -> None:
+    """Wait until `expected` deliveries arrived, nothing arrived for `quiet` s, or `deadline` (monotonic)."""
+    last_count, last_change = -1, time.monotonic()
+    while tally.delivered < expected and time.monotonic() < deadline:
+        if tally.delivered != last_count:
+            last_count, last_change = tally.delivered, time.monotonic()
+        elif time.monotonic() - last_change > quiet:
+            return
+        await asyncio.sleep(0.05)
+
+
 async def _sender(
     lobby: BenchLobby,
     send: Send,
@@ -275,12 +297,8 @@ async def run(
             sender = lobby.members[0]
             server = servers[index % len(servers)]
             for _ in range(senders_per_lobby):
-                if transport == "http":
-                    connection = HttpConnection(*_host_port(server))
-                    connections.append(connection)
-                    send = _http_send(connection, sender.token)
-                else:
-                    send = _socket_send(senders_socket[(lobby.id, sender.id)])
+                socket = senders_socket[(lobby.id, sender.id)]
+                send = sender_send(transport, server, sender.token, socket, connections)
                 tasks.append(
                     asyncio.create_task(
                         _sender(lobby, send, log, stop_at=stop_at, rate=rate, rng=random.Random(rng.random()))
@@ -291,14 +309,7 @@ async def run(
         members = {lobby.id: len(lobby.members) for lobby in lobbies}
         expected = sum(len(ids) * members[lobby_id] for lobby_id, ids in log.ids.items())
         # Drain: until everything expected arrived, or nothing more arrives for a while.
-        last_count, last_change = -1, time.monotonic()
-        drain_deadline = time.monotonic() + drain_max
-        while tally.delivered < expected and time.monotonic() < drain_deadline:
-            if tally.delivered != last_count:
-                last_count, last_change = tally.delivered, time.monotonic()
-            elif time.monotonic() - last_change > drain_quiet:
-                break
-            await asyncio.sleep(0.05)
+        await drain(tally, expected, quiet=drain_quiet, deadline=time.monotonic() + drain_max)
         server_cpu_after = [server.cpu() for server in servers]
         own_cpu_after = self_cpu()
         if profiler is not None:

@@ -54,11 +54,10 @@ from bench.fanout import (
     SendLog,
     Subscriber,
     Tally,
-    _host_port,
-    _http_send,
-    _socket_send,
     _variables,
+    drain,
     open_subscribers,
+    sender_send,
     warm_up,
 )
 from bench.infra import (
@@ -353,12 +352,8 @@ async def _soak(
         tasks = []
         for lobby in world:
             for sender in lobby.members[:senders_per_lobby]:
-                if transport == "http":
-                    connection = HttpConnection(*_host_port(server))
-                    connections.append(connection)
-                    send = _http_send(connection, sender.token)
-                else:
-                    send = _socket_send(by_user[(lobby.id, sender.id)])
+                socket = by_user[(lobby.id, sender.id)]
+                send = sender_send(transport, server, sender.token, socket, connections)
                 tasks.append(
                     asyncio.create_task(
                         limited_sender(
@@ -381,11 +376,7 @@ async def _soak(
         rss_end = server.rss_bytes() / 2**20
         # Drain: until every acknowledged message arrived everywhere, or nothing arrives for 5 s.
         acked_deliveries = sum(len(ids) for ids in log.ids.values()) * len(world[0].members)
-        last, changed = -1, time.monotonic()
-        while tally.delivered < acked_deliveries and time.monotonic() - changed < 5:
-            if tally.delivered != last:
-                last, changed = tally.delivered, time.monotonic()
-            await asyncio.sleep(0.1)
+        await drain(tally, acked_deliveries, quiet=5)
         dropped = [s for s in subscribers if s.socket._reader is not None and s.socket._reader.done()]
     finally:
         await asyncio.gather(*(connection.close() for connection in connections))
