@@ -97,6 +97,10 @@ class Metrics:
             self.events_delivered.labels(stream)
         self._lobby_subscribers: Tally[int] = Tally()
         self._operation_names: set[str] = set()
+        # Labelled children by their labels: prometheus_client's labels() takes a lock and
+        # builds its key on every call. Bounded like the labels themselves.
+        self._operation_series: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+        self._error_counters: dict[str, Counter] = {}
 
     def operation_label(self, name: str | None) -> str:
         if name is None:
@@ -107,6 +111,22 @@ class Metrics:
             return OTHER
         self._operation_names.add(name)
         return name
+
+    def operation_series(self, name: str | None, kind: str, outcome: str) -> tuple[Counter, Histogram]:
+        """The operation's counter and duration histogram (HTTP operations)."""
+        label = self.operation_label(name)
+        key = (label, kind, outcome)
+        series = self._operation_series.get(key)
+        if series is None:
+            series = self.operations.labels(label, kind, outcome), self.operation_seconds.labels(label, kind)
+            self._operation_series[key] = series
+        return series
+
+    def error_counter(self, code: str) -> Counter:
+        counter = self._error_counters.get(code)
+        if counter is None:
+            counter = self._error_counters[code] = self.errors.labels(code)
+        return counter
 
     @contextmanager
     def subscribed(self, stream: str, lobby_id: int | None = None) -> Iterator[Counter]:

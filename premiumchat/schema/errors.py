@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 from graphql import GraphQLError
 from sqlalchemy import exc as sqlalchemy_exc
-from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionContext
 
 from premiumchat.errors import DomainError
@@ -117,41 +115,11 @@ def log_unexpected(errors: list[GraphQLError], execution_context: ExecutionConte
             )
 
 
-class ContractErrors(SchemaExtension):
-    """Maps errors of every result, streamed ones included, before they reach a client."""
-
-    def _process(self, result: object) -> None:
-        errors = getattr(result, "errors", None)
-        if errors:
-            result.errors = [to_contract_error(error) for error in errors]  # type: ignore[attr-defined]
-
-    def on_operation(self) -> Iterator[None]:
-        self._streamed = False
-        yield
-        if not self._streamed:
-            self._process(self.execution_context.result)
-
-    def on_stream_result(self, result: Any) -> Iterator[None]:
-        self._streamed = True
-        self._process(result)
-        yield None
-
-
-class SingleOperationPerRequest(SchemaExtension):
-    """A document with several operations must name the one to run (GraphQL spec 6.1)."""
-
-    def on_validate(self) -> Iterator[None]:
-        ctx = self.execution_context
-        document = ctx.graphql_document
-        # Strawberry falls back to the first operation when no name is given.
-        provided_name = getattr(ctx, "_provided_operation_name", None)
-        if document is not None and provided_name is None:
-            count = sum(1 for d in document.definitions if d.kind == "operation_definition")
-            if count > 1:
-                ctx.pre_execution_errors = [
-                    GraphQLError("Must provide operation name if query contains multiple operations.")
-                ]
-        yield
+def map_contract_errors(result: object) -> None:
+    """Replace a result's errors with the contract's, before they reach a client (streamed ones included)."""
+    errors = getattr(result, "errors", None)
+    if errors:
+        result.errors = [to_contract_error(error) for error in errors]  # type: ignore[attr-defined]
 
 
 def one_line(error: BaseException | None) -> str:

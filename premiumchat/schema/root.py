@@ -4,27 +4,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import datetime
+from functools import partial
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types.execution import ExecutionContext
 
 from premiumchat.config import Settings
-from premiumchat.observability import Observability
 from premiumchat.resolvers import accounts, extras, moderation
 from premiumchat.resolvers import lobbies as lobby_resolvers
 from premiumchat.resolvers import messages as message_resolvers
-from premiumchat.schema.documents import DocumentCache, DocumentStore
-from premiumchat.schema.errors import ContractErrors, SingleOperationPerRequest, log_unexpected
+from premiumchat.schema.documents import DocumentStore, limit_rules
+from premiumchat.schema.errors import log_unexpected
 from premiumchat.schema.events import EVENT_TYPES, LobbyEvent, LobbyUpdatedEvent
 from premiumchat.schema.execution import Executor
 from premiumchat.schema.lobbies import (
@@ -37,6 +29,7 @@ from premiumchat.schema.lobbies import (
 )
 from premiumchat.schema.messages import Message, MessageConnection
 from premiumchat.schema.mutes import LobbyMute
+from premiumchat.schema.operation import OperationExtension
 from premiumchat.schema.reports import MessageReport, MessageReportConnection
 from premiumchat.schema.scalars import DateTime
 from premiumchat.schema.users import AuthPayload, User
@@ -151,17 +144,15 @@ class Schema(strawberry.Schema):
 
 def build_schema(settings: Settings | None = None) -> Schema:
     settings = settings or Settings()
-    # Off in production by default (INTROSPECTION setting): the SDL is published as schema.graphql.
-    introspection: list[type[SchemaExtension]] = (
-        [] if settings.introspection_enabled else [DisableIntrospection]
+    # The limits are fixed per schema: checked once per distinct document, when it is cached.
+    # Introspection is off in production by default (INTROSPECTION setting): the SDL is
+    # published as schema.graphql.
+    rules = limit_rules(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_query_aliases,
+        introspection=settings.introspection_enabled,
     )
-    # The limiters' validation rules are built once, so that every request validates
-    # with the same rules and DocumentCache can reuse the result.
-    limit_rules = [
-        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=settings.max_query_aliases).validation_rules,
-    ]
-    documents = DocumentStore()
+    documents = DocumentStore(rules, max_tokens=settings.max_query_tokens)
     schema = Schema(
         query=Query,
         mutation=Mutation,
@@ -170,15 +161,8 @@ def build_schema(settings: Settings | None = None) -> Schema:
         types=[*EVENT_TYPES],
         execution_context_class=Executor,
         config=StrawberryConfig(auto_camel_case=True),
-        extensions=[
-            lambda: AddValidationRules(limit_rules),
-            lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-            lambda: DocumentCache(documents),
-            *introspection,
-            SingleOperationPerRequest,
-            ContractErrors,
-            Observability,  # access log, operation metrics, error counter
-        ],
+        # One per operation: the document and its limits, the contract's errors, observability.
+        extensions=[partial(OperationExtension, documents)],
     )
     schema.documents = documents
     return schema
