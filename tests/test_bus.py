@@ -377,6 +377,35 @@ async def test_a_silent_redis_is_detected_by_ping(
 
 
 @pytest.mark.redis
+async def test_a_publish_to_a_silent_redis_gives_up_at_its_deadline(
+    private_redis: RedisServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(bus_module, "PUBLISH_RETRY_SECONDS", 0.3)
+    caplog.set_level(logging.WARNING, logger="premiumchat.realtime")
+    bus = EventBus(private_redis.url)
+    await bus.connect()
+    channel = new_channel()
+    try:
+        async with bus.subscribe(channel) as subscription:
+            await bus.publish(channel, "before")  # a publishing connection is open
+            assert await receive(subscription, 1) == ["before"]
+            private_redis.pause()
+            try:
+                started = time.monotonic()
+                await bus.publish(channel, "unanswered")
+                await bus.delete_and_publish("flag", [(channel, "unanswered too")], [])
+                assert time.monotonic() - started < 2
+            finally:
+                private_redis.resume()
+            assert caplog.text.count("dropped a message") == 2
+            # The publishes that timed out closed their connections; the next one is answered.
+            await bus.publish(channel, "after")
+            assert (await receive_until(subscription, "after"))[-1] == "after"
+    finally:
+        await bus.disconnect()
+
+
+@pytest.mark.redis
 async def test_subscribe_returns_once_redis_has_confirmed(private_redis: RedisServer) -> None:
     bus = EventBus(private_redis.url)
     await bus.connect()

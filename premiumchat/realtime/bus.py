@@ -26,7 +26,10 @@ recovers from the database with `since` either way):
   `async for` then simply stops.
 
 `publish()` never fails for a Redis outage: it retries for a second, then logs
-the message as dropped.
+the message as dropped. On Redis, `delete_and_publish()` also deletes a key
+in the same round trip, publishing some messages only if the key was there
+(a send clears its author's typing flag so, see typing_state.py); it fails
+the same way.
 """
 
 from __future__ import annotations
