@@ -11,6 +11,7 @@ from contextlib import AsyncExitStack
 
 import pytest
 from broadcaster._backends.memory import MemoryBackend
+from redis.asyncio import Redis
 
 from premiumchat.realtime import bus as bus_module
 from premiumchat.realtime import redis_backend
@@ -276,6 +277,37 @@ async def test_buses_on_one_redis_see_each_others_messages() -> None:
 
 
 @pytest.mark.redis
+async def test_delete_and_publish_publishes_the_rest_only_when_the_key_was_there() -> None:
+    url = services.require_redis()
+    bus, client = EventBus(url), Redis.from_url(url)
+    await bus.connect()
+    channel, key = new_channel(), f"test-bus:{uuid.uuid4().hex}:flag"
+    try:
+        async with bus.subscribe(channel) as subscription:
+            was_set = [(channel, "was set")]
+            await bus.delete_and_publish(key, [(channel, "first"), (channel, "second")], was_set)
+            await client.set(key, 1)
+            await bus.delete_and_publish(key, [(channel, "third")], was_set)
+            await bus.publish(channel, "last")
+            received = await receive_until(subscription, "last")
+            assert received == ["first", "second", "third", "was set", "last"]
+            assert await client.exists(key) == 0
+    finally:
+        await client.aclose()
+        await bus.disconnect()
+
+
+async def test_delete_and_publish_needs_redis() -> None:
+    bus = EventBus("memory://")
+    await bus.connect()
+    try:
+        with pytest.raises(RuntimeError, match="keeps no keys"):
+            await bus.delete_and_publish("key", [("channel", "message")], [])
+    finally:
+        await bus.disconnect()
+
+
+@pytest.mark.redis
 async def test_a_redis_restart_ends_subscriptions_and_the_bus_recovers(
     private_redis: RedisServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -302,14 +334,17 @@ async def test_a_redis_restart_ends_subscriptions_and_the_bus_recovers(
                     pass
             started = time.monotonic()
             await bus.publish(channel, "lost")
-            assert time.monotonic() - started < 2
+            await bus.delete_and_publish("flag", [(channel, "lost too")], [])
+            assert time.monotonic() - started < 3
             assert "dropped a message" in caplog.text
 
         await asyncio.to_thread(private_redis.start)
         await eventually(lambda: bus.connected)
         async with bus.subscribe(channel) as subscription:
             await bus.publish(channel, "after")
-            assert await receive(subscription, 1) == ["after"]
+            # The restarted Redis has forgotten the script: it is loaded again.
+            await bus.delete_and_publish("flag", [(channel, "after too")], [])
+            assert await receive(subscription, 2) == ["after", "after too"]
         assert_no_leftovers(bus)
         assert "lost the connection" in caplog.text
     finally:
@@ -337,6 +372,35 @@ async def test_a_silent_redis_is_detected_by_ping(
         async with bus.subscribe(channel) as subscription:
             await bus.publish(channel, "after")
             assert await receive(subscription, 1) == ["after"]
+    finally:
+        await bus.disconnect()
+
+
+@pytest.mark.redis
+async def test_a_publish_to_a_silent_redis_gives_up_at_its_deadline(
+    private_redis: RedisServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(bus_module, "PUBLISH_RETRY_SECONDS", 0.3)
+    caplog.set_level(logging.WARNING, logger="premiumchat.realtime")
+    bus = EventBus(private_redis.url)
+    await bus.connect()
+    channel = new_channel()
+    try:
+        async with bus.subscribe(channel) as subscription:
+            await bus.publish(channel, "before")  # a publishing connection is open
+            assert await receive(subscription, 1) == ["before"]
+            private_redis.pause()
+            try:
+                started = time.monotonic()
+                await bus.publish(channel, "unanswered")
+                await bus.delete_and_publish("flag", [(channel, "unanswered too")], [])
+                assert time.monotonic() - started < 2
+            finally:
+                private_redis.resume()
+            assert caplog.text.count("dropped a message") == 2
+            # The publishes that timed out closed their connections; the next one is answered.
+            await bus.publish(channel, "after")
+            assert (await receive_until(subscription, "after"))[-1] == "after"
     finally:
         await bus.disconnect()
 

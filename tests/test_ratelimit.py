@@ -10,8 +10,10 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
+from premiumchat.realtime import ratelimit
 from premiumchat.realtime.ratelimit import RateLimiter, RateLimiterUnavailable
 from tests import services
+from tests.redis_server import RedisServer
 from tests.servers import free_port
 
 WAIT_SECONDS = 5
@@ -137,6 +139,31 @@ async def test_an_unreachable_redis_refuses_loudly() -> None:
         with pytest.raises(ConnectionError):  # callers may catch the built-in base
             await limiter.reset(new_namespace(), "alice", 3, 2)
         assert time.monotonic() - started < WAIT_SECONDS
+    finally:
+        await limiter.close()
+
+
+@pytest.mark.redis
+async def test_a_redis_that_stops_answering_refuses_within_the_command_timeout(
+    private_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ratelimit, "COMMAND_TIMEOUT_SECONDS", 0.3)
+    limiter, namespace = RateLimiter(private_redis.url), new_namespace()
+    try:
+        assert await limiter.hit(namespace, "alice", 3, 2) is None  # a pooled connection, then
+        private_redis.pause()  # the socket stays open, nothing answers
+        try:
+            for call in (limiter.hit, limiter.retry_after, limiter.reset):
+                started = time.monotonic()
+                with pytest.raises(RateLimiterUnavailable, match="cannot reach Redis"):
+                    await call(namespace, "alice", 3, 2)
+                assert time.monotonic() - started < 1
+        finally:
+            private_redis.resume()
+        # A call that timed out closed its connection: the next ones read their own replies.
+        await limiter.reset(namespace, "alice", 3, 2)
+        assert [await limiter.hit(namespace, "alice", 3, 2) for _ in range(3)] == [None, None, None]
+        assert (await limiter.retry_after(namespace, "alice", 3, 2) or 0) > 1.5
     finally:
         await limiter.close()
 

@@ -26,7 +26,10 @@ recovers from the database with `since` either way):
   `async for` then simply stops.
 
 `publish()` never fails for a Redis outage: it retries for a second, then logs
-the message as dropped.
+the message as dropped. On Redis, `delete_and_publish()` also deletes a key
+in the same round trip, publishing some messages only if the key was there
+(a send clears its author's typing flag so, see typing_state.py); it fails
+the same way.
 """
 
 from __future__ import annotations
@@ -35,9 +38,10 @@ import asyncio
 import logging
 import random
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Self
 from urllib.parse import urlsplit
 
@@ -143,6 +147,7 @@ class EventBus:
         if queue_size < 1:
             raise ValueError("queue_size must be at least 1")
         self._queue_size = queue_size
+        self._url = url
         self._backend = _create_backend(url)
         self._channels: dict[str, _Channel] = {}
         # Counts backend connections: bumped on every loss, so a subscription
@@ -182,7 +187,30 @@ class EventBus:
         self._end_all(SubscriptionEnded("the event bus was closed"))
         await self._backend.disconnect()
 
+    @property
+    def url(self) -> str:
+        return self._url
+
     async def publish(self, channel: str, message: str) -> None:
+        await self._publishing(channel, 1, partial(self._backend.publish, channel, message))
+
+    async def delete_and_publish(
+        self, key: str, messages: Sequence[tuple[str, str]], if_deleted: Sequence[tuple[str, str]]
+    ) -> None:
+        """On Redis only: DEL `key`, publish `messages`, then `if_deleted` only if the key was there.
+
+        One round trip, in that order. Like `publish()`, it never fails for an outage; a retry
+        after a lost reply may publish `messages` twice (as `publish()` may) and, the key gone
+        by then, leave `if_deleted` out.
+        """
+        # Duck-typed: the Redis backend is imported only for redis:// URLs.
+        delete_and_publish = getattr(self._backend, "delete_and_publish", None)
+        if delete_and_publish is None:
+            raise RuntimeError(f"the event bus on {urlsplit(self._url).scheme}:// keeps no keys")
+        channel = messages[0][0] if messages else key
+        await self._publishing(channel, len(messages), partial(delete_and_publish, key, messages, if_deleted))
+
+    async def _publishing(self, channel: str, count: int, publish: Callable[[], Awaitable[object]]) -> None:
         if self._task is None:
             raise RuntimeError("the event bus is not connected")
         loop = asyncio.get_running_loop()
@@ -191,14 +219,15 @@ class EventBus:
         while True:
             try:
                 async with asyncio.timeout_at(deadline):
-                    await self._backend.publish(channel, message)
+                    await publish()
                 return
             except OSError as error:  # ConnectionError, or TimeoutError at the deadline
                 if loop.time() + delay >= deadline:
                     # Every event is committed to the database before it is
                     # published, so subscribers that miss it recover it with
                     # `since`; failing the request that caused it would not.
-                    logger.error("event bus: dropped a message to %s: %s", channel, str(error) or "timed out")
+                    what = "a message" if count == 1 else f"{count} messages"
+                    logger.error("event bus: dropped %s to %s: %s", what, channel, str(error) or "timed out")
                     return
             await asyncio.sleep(delay)
             delay *= 2

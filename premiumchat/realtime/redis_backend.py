@@ -12,12 +12,16 @@ methods but `publish`, so this is a backend of its own on the same interface. It
 - returns from `subscribe()` once Redis has confirmed it, so a message
   published afterwards cannot be missed;
 - probes a quiet connection with PING, so a silently dead one (a paused
-  server, a dropped NAT entry) is found too.
+  server, a dropped NAT entry) is found too;
+- deletes a key and publishes in one script (`delete_and_publish`), so that
+  sending a message clears its author's typing flag and announces both in
+  one round trip.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from broadcaster import BroadcastBackend, Event
@@ -33,6 +37,16 @@ SUBSCRIBE_TIMEOUT_SECONDS = 5.0
 # A connection quiet for this long gets a PING; quiet for as long again, it is dead.
 IDLE_PING_SECONDS = 10.0
 
+# DEL KEYS[1]; then PUBLISH the pairs (channel, message) of ARGV after ARGV[1]: the first
+# ARGV[1] pairs always, the rest only when the key was there. Returns what DEL returned.
+DELETE_AND_PUBLISH = """
+local deleted = redis.call('DEL', KEYS[1])
+local last = #ARGV
+if deleted == 0 then last = 1 + 2 * tonumber(ARGV[1]) end
+for i = 2, last, 2 do redis.call('PUBLISH', ARGV[i], ARGV[i + 1]) end
+return deleted
+"""
+
 
 class RedisBackend(BroadcastBackend):
     def __init__(self, url: str) -> None:
@@ -45,6 +59,7 @@ class RedisBackend(BroadcastBackend):
             socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
             socket_timeout=COMMAND_TIMEOUT_SECONDS,
         )
+        self._delete_and_publish = self._client.register_script(DELETE_AND_PUBLISH)
         self._pubsub: PubSub | None = None
         # SUBSCRIBE replies awaited, by channel: True once confirmed, False if the connection went.
         self._confirmations: dict[str, asyncio.Future[bool]] = {}
@@ -95,6 +110,21 @@ class RedisBackend(BroadcastBackend):
             await self._client.publish(channel, message)
         except RedisError as error:
             raise ConnectionError(f"cannot publish to {channel!r}: {error}") from error
+
+    async def delete_and_publish(
+        self, key: str, messages: Sequence[tuple[str, str]], if_deleted: Sequence[tuple[str, str]]
+    ) -> bool:
+        """DEL `key`, PUBLISH `messages`, then `if_deleted` only if the key was there: one script, in order.
+
+        True when the key was there. A retry after a lost reply may find the key already deleted.
+        """
+        args: list[str | int] = [len(messages)]
+        for channel, message in (*messages, *if_deleted):
+            args += (channel, message)
+        try:
+            return bool(await self._delete_and_publish(keys=[key], args=args))
+        except RedisError as error:
+            raise ConnectionError(f"cannot delete {key!r} and publish: {error}") from error
 
     async def next_published(self) -> Event:
         pubsub = self._connected_pubsub()

@@ -9,17 +9,27 @@ the expiry), `stop()` deletes it and says whether it was there and not yet
 expired; Redis does not return a key past its expiry, even one not yet evicted.
 
 A Redis failure raises `TypingStateUnavailable`.
+
+`stop_and_publish()` is what sending does, after its commit: on the event
+bus's Redis, one script deletes the flag and publishes the message, then
+`isTyping: false` if the flag was there, in one round trip (see
+EventBus.delete_and_publish). Like any publish, it then never fails for an
+outage: the message is committed, and subscribers recover it with `since`.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from premiumchat.realtime.redis_support import connect, unavailable
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+
+    from premiumchat.realtime.bus import EventBus
+    from premiumchat.realtime.events import Outgoing
 
 
 class TypingStateUnavailable(ConnectionError):
@@ -28,6 +38,7 @@ class TypingStateUnavailable(ConnectionError):
 
 class TypingState:
     def __init__(self, redis_url: str | None, *, prefix: str = "premiumchat") -> None:
+        self._url = redis_url
         self._client: Redis | None = None if redis_url is None else connect(redis_url, what="typing state")
         self._prefix = prefix
         # In process: expiry (monotonic seconds) by (lobby id, user id).
@@ -52,6 +63,29 @@ class TypingState:
             return until is not None and until > time.monotonic()
         with unavailable(TypingStateUnavailable, "typing state"):
             return bool(await self._client.delete(self._key(lobby_id, user_id)))
+
+    async def stop_and_publish(
+        self,
+        bus: EventBus,
+        lobby_id: int,
+        user_id: int,
+        events: Sequence[Outgoing],
+        if_typing: Sequence[Outgoing],
+    ) -> None:
+        """Clear the flag, publish `events`, then `if_typing` only when the user was typing.
+
+        On the bus's Redis, one round trip; otherwise `stop()`, then the events.
+        """
+        if self._client is not None and bus.url == self._url:
+            await bus.delete_and_publish(
+                self._key(lobby_id, user_id),
+                [(event.channel, event.message) for event in events],
+                [(event.channel, event.message) for event in if_typing],
+            )
+            return
+        was_typing = await self.stop(lobby_id, user_id)
+        for event in (*events, *if_typing) if was_typing else events:
+            await bus.publish(event.channel, event.message)
 
     async def close(self) -> None:
         if self._client is not None:

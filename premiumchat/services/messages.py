@@ -152,10 +152,11 @@ async def _send(
             f"{settings.rate_limit_window_seconds} s. Retry in {retry_after:.2f} s.",
         )
     batch.chat_message(message, actor)
-    if await res.typing.stop(lobby_id, user_id):
-        batch.typing(lobby_id, actor, is_typing=False, expires_at=None)
+    # Sending ends the typing: `isTyping: false` follows the message when the user was typing.
+    stopped = EventBatch()
+    stopped.typing(lobby_id, actor, is_typing=False, expires_at=None)
     await db.commit()
-    await batch.publish(res.bus)
+    await res.typing.stop_and_publish(res.bus, lobby_id, user_id, batch.items, stopped.items)
     res.metrics.messages_sent.inc()
     return message, actor
 
