@@ -8,6 +8,7 @@ part 4). So an operation's executor, and everything it holds, must not be part o
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import tracemalloc
 from collections import Counter
@@ -19,6 +20,7 @@ import pytest
 from graphql import ExecutionResult, GraphQLResolveInfoHelpers, parse
 from graphql.execution import Executor
 from graphql.execution.collect_fields import FieldDetails
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 
@@ -30,6 +32,7 @@ from premiumchat.resources import Resources
 from premiumchat.schema.events import decode
 from premiumchat.schema.root import build_schema
 from premiumchat.schema.sharing import SharedEventExecutor, _Variant
+from premiumchat.services.live import lobby_stream
 from premiumchat.timeutil import utcnow
 from tests.lobbies import app_with, make_users
 from tests.realtime import Chat
@@ -187,3 +190,24 @@ async def test_what_a_subscription_keeps_encoded_holds_no_write_buffer(resources
     payload, size = _traced(variant.encoded)
     assert payload == orjson.dumps({"data": result.data})
     assert size < 1024, size
+
+
+async def test_an_idle_lobby_stream_keeps_no_database_session(database_url: str) -> None:
+    # A session left bound in the stream's frame stayed there, closed, for the whole
+    # subscription (about 2 KiB per subscribed socket).
+    async with app_with(database_url) as (gql, resources):
+        chat = Chat(gql)
+        users = await make_users(gql, database_url, ["ann"], premium=["ann"])
+        lobby_id = int((await chat.create_lobby(users["ann"], "Idle"))["id"])
+        async with resources.sessions() as session:
+            viewer = await session.get(User, int(users["ann"].id))
+        assert viewer is not None
+        gc.collect()
+        sessions_before = _alive(AsyncSession)
+        stream = await lobby_stream(resources, viewer, lobby_id, None)
+        try:
+            first = await asyncio.wait_for(stream.__anext__(), 10)  # its own presence: it is live
+            assert type(first).__name__ == "PresenceJoinEvent"
+            assert _alive(AsyncSession) == sessions_before
+        finally:
+            await stream.aclose()
