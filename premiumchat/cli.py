@@ -43,7 +43,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from premiumchat.db.migrate import upgrade
-    from premiumchat.shutdown import GoingAwayWebSocketProtocol
+    from premiumchat.wsprotocol import ServerWebSocketProtocol
 
     settings = _settings()
     _configure_logging(settings)
@@ -60,7 +60,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
         ws_ping_interval=settings.ws_ping_interval_seconds,
         ws_ping_timeout=settings.ws_ping_timeout_seconds,
         # SIGTERM: stop accepting, close sockets with 1001, give the rest a bounded time.
-        ws=GoingAwayWebSocketProtocol,
+        # Lighter per open socket than uvicorn's own (premiumchat/wsprotocol.py).
+        ws=ServerWebSocketProtocol,
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
         # A bigger frame closes the socket with 1009 before it is read into memory.
         ws_max_size=settings.ws_max_message_bytes,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
+from premiumchat import view
 from tests.graphql import GraphQLClient
 from tests.servers import ServerProcess
 from tests.wsclient import LEGACY_WS, TRANSPORT_WS, RawSocket
@@ -215,3 +217,24 @@ async def test_binary_and_garbage_frames_do_not_kill_the_server(server: ServerPr
     async with httpx.AsyncClient(base_url=server.http_url) as client:
         await still_serves(GraphQLClient(client))
     assert "Traceback" not in server.log_path.read_text()
+
+
+def test_the_socket_message_window_admits_what_a_sliding_window_admits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The window as a ring of the last `limit` arrival times, checked against the plain
+    # definition: a message is refused when `limit` admitted ones arrived less than
+    # `window` seconds before it; refused ones do not count.
+    limit, window = 5, 10.0
+    rng = random.Random(11)
+    now = 0.0
+    monkeypatch.setattr(view.time, "monotonic", lambda: now)
+    rate = view.SocketMessageRate(limit, window)
+    admitted: list[float] = []
+    for _ in range(2_000):
+        now += rng.choice([0.0, 0.1, 0.5, 1.0, 3.0, 10.0])
+        expected = len(admitted) < limit or now - admitted[-limit] >= window
+        assert rate.allow() == expected, (now, admitted[-limit:])
+        if expected:
+            admitted.append(now)
+    assert len(rate.times) == limit

@@ -8,15 +8,19 @@ part 4). So an operation's executor, and everything it holds, must not be part o
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import tracemalloc
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import orjson
 import pytest
-from graphql import GraphQLResolveInfoHelpers, parse
+from graphql import ExecutionResult, GraphQLResolveInfoHelpers, parse
 from graphql.execution import Executor
 from graphql.execution.collect_fields import FieldDetails
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 
@@ -27,7 +31,8 @@ from premiumchat.realtime.events import EventBatch
 from premiumchat.resources import Resources
 from premiumchat.schema.events import decode
 from premiumchat.schema.root import build_schema
-from premiumchat.schema.sharing import SharedEventExecutor
+from premiumchat.schema.sharing import SharedEventExecutor, _Variant
+from premiumchat.services.live import lobby_stream
 from premiumchat.timeutil import utcnow
 from tests.lobbies import app_with, make_users
 from tests.realtime import Chat
@@ -145,3 +150,64 @@ async def test_a_subscription_keeps_nothing_per_event_it_delivered(resources: Re
     # document, and the lists and dicts around them) in the subscription's executor until the
     # socket closed.
     assert _alive(FieldDetails) - before < EVENTS // 10
+
+
+def _traced(make: Callable[[], object]) -> tuple[object, int]:
+    """What `make` returns, and the bytes it allocated that are still alive."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        value = make()
+        return value, tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+
+async def test_what_a_subscription_keeps_encoded_holds_no_write_buffer(resources: Resources) -> None:
+    # orjson hands back its whole 4 KiB write buffer with every result, however short: kept
+    # for a subscription's life (its variables key) or with each kept result (its payload),
+    # it was the largest single cost of an idle subscribed socket.
+    schema = build_schema(resources.settings)._schema
+    subscription = SharedEventExecutor.build(
+        schema,
+        parse(LOBBY_EVENTS),
+        context_value=_socket_context(resources, user_id=8),
+        raw_variable_values={"lobbyId": "1"},
+    )
+    assert not isinstance(subscription, list), subscription
+    key, size = _traced(subscription._shared_variables)
+    assert key == b'{"lobbyId":"1"}'
+    assert size < 512, size
+
+    [event] = _chat_events(1, 1, 1)
+    result = subscription.build_per_event_executor(event).execute_operation(False)
+    if subscription.is_awaitable(result):
+        result = await result
+    assert isinstance(result, ExecutionResult)
+    assert not result.errors, result
+    variant = _Variant((), result)
+    payload, size = _traced(variant.encoded)
+    assert payload == orjson.dumps({"data": result.data})
+    assert size < 1024, size
+
+
+async def test_an_idle_lobby_stream_keeps_no_database_session(database_url: str) -> None:
+    # A session left bound in the stream's frame stayed there, closed, for the whole
+    # subscription (about 2 KiB per subscribed socket).
+    async with app_with(database_url) as (gql, resources):
+        chat = Chat(gql)
+        users = await make_users(gql, database_url, ["ann"], premium=["ann"])
+        lobby_id = int((await chat.create_lobby(users["ann"], "Idle"))["id"])
+        async with resources.sessions() as session:
+            viewer = await session.get(User, int(users["ann"].id))
+        assert viewer is not None
+        gc.collect()
+        sessions_before = _alive(AsyncSession)
+        stream = await lobby_stream(resources, viewer, lobby_id, None)
+        try:
+            first = await asyncio.wait_for(stream.__anext__(), 10)  # its own presence: it is live
+            assert type(first).__name__ == "PresenceJoinEvent"
+            assert _alive(AsyncSession) == sessions_before
+        finally:
+            await stream.aclose()

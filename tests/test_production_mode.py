@@ -13,9 +13,10 @@ import websockets
 from asgi_lifespan import LifespanManager
 from graphql import get_introspection_query
 from playwright.async_api import Browser, Route
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from websockets.exceptions import InvalidStatus
 
-from premiumchat.main import create_app
+from premiumchat.main import App, create_app, healthz
 from premiumchat.security import CONTENT_SECURITY_POLICY
 from tests.conftest import make_settings
 from tests.databases import SqliteDatabases
@@ -221,3 +222,85 @@ async def test_a_production_server_checks_socket_origins_and_hosts(production_se
         assert bad.status_code == 400
         good = await client.post("/graphql", json={"query": "{ __typename }"})
         assert good.json() == {"data": {"__typename": "Query"}}
+
+
+async def _socket_handshake(
+    app: Any, state: dict[str, Any], host: bytes
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A graphql-transport-ws handshake on /graphql as uvicorn hands it to the app: the scope
+    as the app left it, and the app's first answer (accept, or an HTTP refusal)."""
+    scope: dict[str, Any] = {
+        "type": "websocket",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "scheme": "ws",
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 50000),
+        "root_path": "",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "headers": [(b"host", host), (b"sec-websocket-protocol", TRANSPORT_WS.encode())],
+        "subprotocols": [TRANSPORT_WS],
+        "state": dict(state),
+        "extensions": {"websocket.http.response": {}},
+    }
+    incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    incoming.put_nowait({"type": "websocket.connect"})
+    answers: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def send(message: dict[str, Any]) -> None:
+        answers.put_nowait(message)
+
+    task = asyncio.create_task(app(scope, incoming.get, send))
+    first = await asyncio.wait_for(answers.get(), 10)
+    incoming.put_nowait({"type": "websocket.disconnect", "code": 1000})
+    await asyncio.wait_for(task, 10)
+    return scope, first
+
+
+async def test_sockets_skip_the_http_middleware_but_not_the_host_check(database_url: str) -> None:
+    app = create_app(make_settings(database_url, debug=False, allowed_hosts=["chat.example.com"]))
+    async with LifespanManager(app) as manager:
+        scope, first = await _socket_handshake(manager.app, manager._state, b"chat.example.com:443")
+        assert first == {"type": "websocket.accept", "subprotocol": TRANSPORT_WS, "headers": []}
+        # Straight to the view: the stack's exception middleware never saw the socket.
+        assert "starlette.exception_handlers" not in scope
+        scope, first = await _socket_handshake(manager.app, manager._state, b"evil.test")
+        assert first["type"] == "websocket.http.response.start"
+        assert first["status"] == 400
+
+
+@pytest.mark.parametrize(
+    "allowed_hosts",
+    [["chat.example.com"], ["*.example.com"], ["www.example.com"], ["*"], ["Chat.Example.com", "[::1]"]],
+)
+async def test_a_socket_is_trusted_exactly_when_trusted_host_middleware_would_pass_it(
+    allowed_hosts: list[str],
+) -> None:
+    app = App(socket_app=healthz, socket_path="/graphql", allowed_hosts=allowed_hosts)
+
+    async def passed(_scope: Any, _receive: Any, _send: Any) -> None:
+        raise _Passed
+
+    async def ignore(_message: Any) -> None:
+        pass
+
+    middleware = TrustedHostMiddleware(passed, allowed_hosts=allowed_hosts)
+    hosts = [
+        None, "", "chat.example.com", "CHAT.example.com:8443", "example.com", "a.b.example.com",
+        "evil.test", "chat.example.com.evil.test", "evilexample.com", "[::1]", "[::1]:8000", "::1", "a:b:c",
+    ]  # fmt: skip
+    for host in hosts:
+        headers = [] if host is None else [(b"host", host.encode())]
+        scope = {"type": "websocket", "path": "/graphql", "headers": headers, "query_string": b""}
+        try:
+            await middleware(dict(scope), ignore, ignore)  # type: ignore[arg-type]
+            middleware_passes = False
+        except _Passed:
+            middleware_passes = True
+        assert app._trusted_host(scope) == middleware_passes, (allowed_hosts, host)
+
+
+class _Passed(Exception):
+    pass

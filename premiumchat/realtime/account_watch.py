@@ -30,10 +30,17 @@ Closer = Callable[[], Awaitable[None]]
 
 
 class _Watch:
+    __slots__ = ("sockets", "started", "task")
+
     def __init__(self) -> None:
         self.sockets: dict[object, Closer] = {}
-        self.started = asyncio.Event()
+        # Done once the watch listens (or has ended): a future, lighter than an Event's deque.
+        self.started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.task: asyncio.Task[None] | None = None
+
+    def set_started(self) -> None:
+        if not self.started.done():
+            self.started.set_result(None)
 
 
 class AccountWatches:
@@ -60,7 +67,7 @@ class AccountWatches:
             watch.task = asyncio.create_task(self._run(user_id, watch))
         watch.sockets[key] = close
         with suppress(TimeoutError):
-            await asyncio.wait_for(watch.started.wait(), wait_seconds)
+            await asyncio.wait_for(asyncio.shield(watch.started), wait_seconds)
 
     async def remove(self, user_id: int, key: object) -> None:
         """Stop watching `key`; the last socket of the user stops the watch."""
@@ -76,7 +83,7 @@ class AccountWatches:
     async def _run(self, user_id: int, watch: _Watch) -> None:
         try:
             async with self._bus.subscribe(user_channel(user_id)) as account_events:
-                watch.started.set()
+                watch.set_started()
                 async for message in account_events:
                     if orjson.loads(message).get("type") == "UserDeactivated":
                         self._forget(user_id, watch)
@@ -89,7 +96,7 @@ class AccountWatches:
             logger.warning("stopped watching the account of user %s: the event bus was interrupted", user_id)
             self._forget(user_id, watch)
         finally:
-            watch.started.set()
+            watch.set_started()
 
     def _forget(self, user_id: int, watch: _Watch) -> None:
         if self._watches.get(user_id) is watch:

@@ -65,6 +65,13 @@ async def _follower_role(session: AsyncSession, viewer: User, lobby_id: int) -> 
     return role
 
 
+async def _visible_follower(res: Resources, viewer: User, lobby_id: int) -> bool:
+    """`_follower_role` in a session of its own: a session left in the stream's frame would
+    stay there, closed, for the subscription's life (about 2 KiB per subscribed socket)."""
+    async with res.sessions() as session:
+        return await _follower_role(session, viewer, lobby_id) is not None
+
+
 def _ends_stream(payload: dict[str, Any], viewer_id: str) -> bool:
     """After these events the subscriber's stream completes: they are out, or the lobby is."""
     kind = payload["type"]
@@ -93,8 +100,7 @@ async def _lobby_events(
             # Checked again now that nothing published can be missed: a kick, ban, leave or close
             # that committed after the first check, before this subscription (on Redis, possibly
             # another process's event), would otherwise leave the stream open to an outsider.
-            async with res.sessions() as session:
-                visible = await _follower_role(session, viewer, lobby_id) is not None
+            visible = await _visible_follower(res, viewer, lobby_id)
             # Staff who are not members watch invisibly.
             if visible and await res.presence.join(lobby_id, viewer.id, connection_id):
                 await _publish_presence(res, lobby_id, viewer, joined=True)
@@ -117,6 +123,8 @@ async def _lobby_events(
                     for event in backlog:
                         if (pending := await _deliver(stream, event, delivered, framed)) is not None:
                             yield pending
+                    # Delivered: not kept in the stream's frame for the subscription's life.
+                    del backlog, replayed
                 while True:
                     try:
                         message = await live.get()
