@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     debug: bool = True
     database_url: str = "sqlite+aiosqlite:///./premiumchat.db"
     redis_url: str | None = None
+    # PostgreSQL connections kept open per process, and how many more a burst may open (closed
+    # again when returned to a full pool: each such connect costs several round trips).
+    database_pool_size: int = Field(20, gt=0)
+    database_max_overflow: int = Field(10, ge=0)
     allowed_hosts: CommaList = Field(default_factory=lambda: ["localhost", "127.0.0.1"])
     cors_origins: CommaList = Field(default_factory=list)
     access_token_ttl_seconds: int = Field(900, gt=0)

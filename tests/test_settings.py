@@ -8,9 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from asgi_lifespan import LifespanManager
 from pydantic import ValidationError
+from sqlalchemy import text
 
 from premiumchat.config import DEV_SECRET_KEY, Settings
+from premiumchat.main import create_app
+from tests.conftest import make_settings
 
 STRONG_KEY = "k" * 8 + "a-long-random-production-key-0123456789"
 
@@ -33,6 +37,7 @@ def test_defaults_follow_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.replay_max_messages == 200
     assert (settings.max_connections_per_user, settings.max_subscriptions_per_connection) == (20, 100)
     assert settings.edit_window_seconds == 600
+    assert (settings.database_pool_size, settings.database_max_overflow) == (20, 10)
 
 
 def test_environment_and_comma_lists(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -81,3 +86,21 @@ def test_serve_refuses_to_start_on_the_development_key(tmp_path: Path) -> None:
     assert "DEBUG is false" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "x.db").exists()
+
+
+@pytest.mark.postgres
+async def test_the_database_pool_keeps_as_many_connections_as_configured(shared_postgres_url: str) -> None:
+    settings = make_settings(shared_postgres_url, database_pool_size=3, database_max_overflow=2)
+    async with LifespanManager(create_app(settings)) as manager:
+        engine = manager._state["resources"].engine
+        # A burst of five: three kept connections and the two overflow ones the setting allows.
+        connections = [await engine.connect() for _ in range(5)]
+        for connection in connections:
+            await connection.execute(text("SELECT 1"))
+        assert engine.pool.checkedout() == 5
+        for connection in connections:
+            await connection.close()
+        # The overflow ones are closed on return; the pool keeps its three.
+        assert engine.pool.checkedout() == 0
+        assert engine.pool.checkedin() == 3
+        assert engine.pool.size() == 3

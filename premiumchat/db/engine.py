@@ -15,14 +15,21 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 PING_AFTER_IDLE_SECONDS = 5.0
 
 
-def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
+# Connections kept open, and opened beyond them in a burst (the settings' defaults).
+POOL_SIZE = 20
+MAX_OVERFLOW = 10
+
+
+def create_engine(
+    database_url: str, *, echo: bool = False, pool_size: int = POOL_SIZE, max_overflow: int = MAX_OVERFLOW
+) -> AsyncEngine:
     if database_url.startswith("sqlite"):
         engine = create_async_engine(
             database_url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         )
         _configure_sqlite(engine)
         return engine
-    engine = create_async_engine(database_url, echo=echo, pool_size=10, max_overflow=20)
+    engine = create_async_engine(database_url, echo=echo, pool_size=pool_size, max_overflow=max_overflow)
     _ping_idle_connections(engine)
     return engine
 
