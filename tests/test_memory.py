@@ -123,9 +123,8 @@ def _alive(kind: type) -> int:
     return sum(1 for o in gc.get_objects() if type(o) is kind)
 
 
-async def test_a_subscription_keeps_nothing_per_event_it_delivered(resources: Resources) -> None:
-    # One socket's lobbyEvents subscription, as the server runs it: one executor for the
-    # subscription, a per-event copy for each event that reaches it.
+def _lobby_events_executor(resources: Resources) -> SharedEventExecutor:
+    """One socket's lobbyEvents subscription executor, as the server builds it."""
     schema = build_schema(resources.settings)._schema
     subscription = SharedEventExecutor.build(
         schema,
@@ -134,6 +133,13 @@ async def test_a_subscription_keeps_nothing_per_event_it_delivered(resources: Re
         raw_variable_values={"lobbyId": "1"},
     )
     assert not isinstance(subscription, list), subscription
+    return subscription
+
+
+async def test_a_subscription_keeps_nothing_per_event_it_delivered(resources: Resources) -> None:
+    # One socket's lobbyEvents subscription, as the server runs it: one executor for the
+    # subscription, a per-event copy for each event that reaches it.
+    subscription = _lobby_events_executor(resources)
 
     async def deliver(events: list[Any]) -> None:
         for event in events:  # distinct events: each is executed, none is a shared result
@@ -168,14 +174,7 @@ async def test_what_a_subscription_keeps_encoded_holds_no_write_buffer(resources
     # orjson hands back its whole 4 KiB write buffer with every result, however short: kept
     # for a subscription's life (its variables key) or with each kept result (its payload),
     # it was the largest single cost of an idle subscribed socket.
-    schema = build_schema(resources.settings)._schema
-    subscription = SharedEventExecutor.build(
-        schema,
-        parse(LOBBY_EVENTS),
-        context_value=_socket_context(resources, user_id=8),
-        raw_variable_values={"lobbyId": "1"},
-    )
-    assert not isinstance(subscription, list), subscription
+    subscription = _lobby_events_executor(resources)
     key, size = _traced(subscription._shared_variables)
     assert key == b'{"lobbyId":"1"}'
     assert size < 512, size
